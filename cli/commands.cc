@@ -1,0 +1,571 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "cli/output.h"
+#include "engine/include/lineage/ref.h"
+#include "engine/include/lineage/store.h"
+#include "ingest/include/lineage/ingest/ingest.h"
+#include "ingest/include/lineage/ingest/trust_policy.h"
+
+namespace lineage::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Message(const absl::Status& status) {
+  return std::string(status.message());
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    default:
+      return kExitError;
+  }
+}
+
+int Fail(const Context& ctx, const absl::Status& status) {
+  fmt::print(ctx.err, "lineage: {}\n", Message(status));
+  return ExitCodeFor(status);
+}
+
+void PrintJson(const Context& ctx, JsonWriter& w) {
+  std::string text = w.Take();
+  text += '\n';
+  std::fwrite(text.data(), 1, text.size(), ctx.out);
+}
+
+// Queries open the database read-only so they can run beside a writer.
+absl::StatusOr<std::unique_ptr<Store>> OpenForQuery(const Context& ctx) {
+  if (!fs::exists(fs::path(ctx.db_path) / "CURRENT")) {
+    return absl::NotFoundError(
+        fmt::format("no lineage database at {} (create one with `lineage --db {} ingest ...`)",
+                    ctx.db_path, ctx.db_path));
+  }
+  StoreOptions options;
+  options.read_only = true;
+  options.create_if_missing = false;
+  auto store = Store::Open(ctx.db_path, options);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(),
+                        fmt::format("{}: {}", ctx.db_path, Message(store.status())));
+  }
+  return store;
+}
+
+// ---------------------------------------------------------------- ingest
+
+struct InputFile {
+  std::string path;  // as given or found; "-" for stdin
+};
+
+// Expands directories recursively, in sorted order so runs are reproducible.
+// A path that does not exist is kept: reading it fails and is reported as a
+// rejection of that path.
+std::vector<InputFile> ExpandInputs(const std::vector<std::string>& paths) {
+  std::vector<InputFile> files;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (path != "-" && fs::is_directory(path, ec)) {
+      std::vector<std::string> found;
+      for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->is_regular_file(ec)) found.push_back(it->path().string());
+      }
+      std::sort(found.begin(), found.end());
+      for (std::string& f : found)
+        files.push_back({std::move(f)});
+    } else {
+      files.push_back({path});
+    }
+  }
+  return files;
+}
+
+absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes) {
+  std::string content;
+  if (path == "-") {
+    content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::error_code ec;
+    uintmax_t size = fs::file_size(path, ec);
+    if (ec) return absl::NotFoundError(fmt::format("{}: {}", path, ec.message()));
+    if (size > max_bytes) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: {} bytes exceeds the document limit of {} bytes", path, size, max_bytes));
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    }
+    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (content.size() > max_bytes) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: {} bytes exceeds the document limit of {} bytes", path, content.size(), max_bytes));
+  }
+  return content;
+}
+
+enum class Verdict { kAccepted, kDuplicate, kRejected };
+
+struct ItemReport {
+  std::string source;
+  Verdict verdict;
+  std::string attestation;  // id, when accepted or duplicate
+  std::string error;        // when rejected
+  std::vector<std::string> warnings;
+  uint64_t new_nodes = 0;
+  uint64_t new_edges = 0;
+};
+
+struct IngestTotals {
+  uint64_t files = 0;
+  uint64_t accepted = 0;
+  uint64_t duplicates = 0;
+  uint64_t rejected = 0;
+  uint64_t new_nodes = 0;
+  uint64_t new_edges = 0;
+};
+
+// Redraws one status line on a terminal; a no-op elsewhere.
+class Progress {
+ public:
+  Progress(const Context& ctx, size_t total)
+      : ctx_(ctx), total_(total), enabled_(ctx.progress && !ctx.json && total >= 20) {}
+
+  void Clear() {
+    if (enabled_ && drawn_) fmt::print(ctx_.err, "\r\033[K");
+  }
+  void Update(size_t done, const IngestTotals& t) {
+    if (!enabled_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (done != total_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    constexpr int kWidth = 30;
+    int filled = static_cast<int>(kWidth * done / std::max<size_t>(total_, 1));
+    fmt::print(ctx_.err, "\r\033[K[{}{}] {}/{} files, {} accepted, {} rejected",
+               std::string(filled, '#'), std::string(kWidth - filled, ' '), done, total_,
+               t.accepted + t.duplicates, t.rejected);
+    std::fflush(ctx_.err);
+    drawn_ = true;
+  }
+
+ private:
+  const Context& ctx_;
+  size_t total_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+void PrintFileVerdict(const Context& ctx, const IngestArgs& args, const std::string& path,
+                      const std::vector<ItemReport>& items) {
+  uint64_t accepted = 0, duplicates = 0, nodes = 0, edges = 0;
+  for (const ItemReport& item : items) {
+    for (const std::string& w : item.warnings) {
+      fmt::print(ctx.err, "warning: {}: {}\n", item.source, w);
+    }
+    if (item.verdict == Verdict::kRejected) {
+      fmt::print(ctx.out, "rejected   {}: {}\n", item.source, item.error);
+    } else {
+      (item.verdict == Verdict::kAccepted ? accepted : duplicates)++;
+      nodes += item.new_nodes;
+      edges += item.new_edges;
+    }
+  }
+  if (args.quiet || accepted + duplicates == 0) return;
+  if (accepted == 0) {
+    fmt::print(ctx.out, "duplicate  {}: {} attestation{} already stored\n", path, duplicates,
+               duplicates == 1 ? "" : "s");
+    return;
+  }
+  fmt::print(ctx.out, "accepted   {}: {} attestation{}{}, {} new nodes, {} new edges\n", path,
+             accepted, accepted == 1 ? "" : "s",
+             duplicates ? fmt::format(" (+{} already stored)", duplicates) : std::string(), nodes,
+             edges);
+}
+
+void WriteItemJson(JsonWriter& w, const ItemReport& item) {
+  static constexpr const char* kNames[] = {"accepted", "duplicate", "rejected"};
+  w.BeginObject();
+  w.Member("source", item.source);
+  w.Member("verdict", kNames[static_cast<int>(item.verdict)]);
+  if (item.verdict == Verdict::kRejected) {
+    w.Member("error", item.error);
+  } else {
+    w.Member("attestation", item.attestation);
+    w.MemberUint("new_nodes", item.new_nodes);
+    w.MemberUint("new_edges", item.new_edges);
+  }
+  w.Key("warnings");
+  w.BeginArray();
+  for (const std::string& warning : item.warnings)
+    w.String(warning);
+  w.EndArray();
+  w.EndObject();
+}
+
+}  // namespace
+
+int RunIngest(const Context& ctx, const IngestArgs& args) {
+  if (args.paths.empty()) {
+    fmt::print(ctx.err, "lineage ingest: give at least one PATH (a file, a directory or -)\n");
+    return kExitUsage;
+  }
+  ingest::TrustPolicy policy;
+  if (!args.policy_path.empty()) {
+    auto loaded = ingest::TrustPolicy::LoadFile(args.policy_path);
+    if (!loaded.ok()) return Fail(ctx, loaded.status());
+    policy = *std::move(loaded);
+  } else if (!args.allow_unsigned) {
+    fmt::print(ctx.err,
+               "lineage ingest: --policy FILE is required to verify signatures (or pass "
+               "--allow-unsigned to accept only unsigned statements)\n");
+    return kExitUsage;
+  }
+  ingest::IngestOptions options;
+  options.allow_unsigned = args.allow_unsigned;
+
+  StoreOptions store_options;
+  auto store = Store::Open(ctx.db_path, store_options);
+  if (!store.ok()) {
+    return Fail(ctx, absl::Status(store.status().code(),
+                                  fmt::format("{}: {}", ctx.db_path, Message(store.status()))));
+  }
+
+  std::vector<InputFile> files = ExpandInputs(args.paths);
+  Progress progress(ctx, files.size());
+  IngestTotals totals;
+  JsonWriter json;
+  if (ctx.json) {
+    json.BeginObject();
+    json.Key("files");
+    json.BeginArray();
+  }
+
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& path = files[i].path;
+    std::string name = path == "-" ? "<stdin>" : path;
+    std::vector<ItemReport> items;
+
+    absl::StatusOr<std::string> content = ReadInput(path, options.limits.max_document_bytes);
+    if (!content.ok()) {
+      items.push_back({name, Verdict::kRejected, "", Message(content.status()), {}});
+    } else {
+      for (ingest::ItemResult& result : ingest::VerifyDocument(name, *content, policy, options)) {
+        ItemReport report{result.source, Verdict::kRejected, "", "", std::move(result.warnings)};
+        if (!result.record.ok()) {
+          report.error = Message(result.record.status());
+        } else {
+          AttestationRecord& record = *result.record;
+          // The predicate gave no time: the edges record when we learnt of them.
+          if (record.time == absl::InfinitePast()) record.time = absl::Now();
+          absl::StatusOr<IngestOutcome> outcome = (*store)->Ingest(record);
+          if (!outcome.ok()) {
+            report.error = fmt::format("store: {}", Message(outcome.status()));
+            if (outcome.status().code() != absl::StatusCode::kInvalidArgument) {
+              // A store failure is not the input's fault: stop rather than
+              // report every following file as rejected.
+              progress.Clear();
+              return Fail(ctx, outcome.status());
+            }
+          } else {
+            report.verdict = outcome->duplicate ? Verdict::kDuplicate : Verdict::kAccepted;
+            report.attestation = record.id;
+            report.new_nodes = outcome->new_nodes;
+            report.new_edges = outcome->new_edges;
+          }
+        }
+        items.push_back(std::move(report));
+      }
+    }
+
+    ++totals.files;
+    for (const ItemReport& item : items) {
+      switch (item.verdict) {
+        case Verdict::kAccepted:
+          ++totals.accepted;
+          break;
+        case Verdict::kDuplicate:
+          ++totals.duplicates;
+          break;
+        case Verdict::kRejected:
+          ++totals.rejected;
+          break;
+      }
+      totals.new_nodes += item.new_nodes;
+      totals.new_edges += item.new_edges;
+    }
+
+    if (ctx.json) {
+      json.BeginObject();
+      json.Member("path", name);
+      json.Key("items");
+      json.BeginArray();
+      for (const ItemReport& item : items)
+        WriteItemJson(json, item);
+      json.EndArray();
+      json.EndObject();
+    } else {
+      progress.Clear();
+      PrintFileVerdict(ctx, args, name, items);
+      progress.Update(i + 1, totals);
+    }
+  }
+  progress.Clear();
+
+  if (ctx.json) {
+    json.EndArray();
+    json.Key("summary");
+    json.BeginObject();
+    json.MemberUint("files", totals.files);
+    json.MemberUint("accepted", totals.accepted);
+    json.MemberUint("duplicates", totals.duplicates);
+    json.MemberUint("rejected", totals.rejected);
+    json.MemberUint("new_nodes", totals.new_nodes);
+    json.MemberUint("new_edges", totals.new_edges);
+    json.EndObject();
+    json.EndObject();
+    PrintJson(ctx, json);
+  } else {
+    fmt::print(ctx.out,
+               "summary: {} file{}, {} attestation{} accepted, {} already stored, {} rejected; "
+               "{} new nodes, {} new edges\n",
+               totals.files, totals.files == 1 ? "" : "s", totals.accepted,
+               totals.accepted == 1 ? "" : "s", totals.duplicates, totals.rejected,
+               totals.new_nodes, totals.new_edges);
+  }
+  return totals.rejected > 0 ? kExitRejected : kExitOk;
+}
+
+// ------------------------------------------------------------- traversal
+
+int RunTraverse(const Context& ctx, const TraverseArgs& args) {
+  absl::StatusOr<Ref> ref = ParseRef(args.ref);
+  if (!ref.ok()) return Fail(ctx, ref.status());
+
+  TraversalOptions options;
+  options.max_depth = args.max_depth;
+  options.limit = args.limit;
+  if (!args.kinds.empty()) {
+    options.edge_kinds = EdgeKindMask();
+    for (const std::string& name : args.kinds) {
+      std::optional<EdgeKind> kind = ParseEdgeKind(name);
+      if (!kind) {
+        return Fail(ctx,
+                    absl::InvalidArgumentError(fmt::format(
+                        "--kinds: unknown edge kind \"{}\" (derived, signed, built, runs)", name)));
+      }
+      options.edge_kinds.Add(*kind);
+    }
+  }
+
+  auto store = OpenForQuery(ctx);
+  if (!store.ok()) return Fail(ctx, store.status());
+  const char* direction = args.ancestors ? "ancestors" : "descendants";
+
+  if (args.count_only && !args.ancestors) {
+    absl::StatusOr<uint64_t> count = (*store)->CountDescendants(ref->text, options);
+    if (!count.ok()) return Fail(ctx, count.status());
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject();
+      w.Member("root", ref->text);
+      w.Member("direction", direction);
+      w.MemberUint("count", *count);
+      w.EndObject();
+      PrintJson(ctx, w);
+    } else {
+      fmt::print(ctx.out, "{}\n", *count);
+    }
+    return kExitOk;
+  }
+
+  absl::StatusOr<TraversalResult> result = args.ancestors
+                                               ? (*store)->Ancestors(ref->text, options)
+                                               : (*store)->Descendants(ref->text, options);
+  if (!result.ok()) return Fail(ctx, result.status());
+
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Member("root", result->root);
+    w.Member("direction", direction);
+    w.MemberUint("count", result->nodes.size());
+    w.MemberBool("truncated", result->truncated);
+    w.Key("nodes");
+    w.BeginArray();
+    for (const TraversedNode& node : result->nodes) {
+      w.BeginObject();
+      w.Member("ref", node.ref);
+      w.Member("kind", NodeKindName(node.kind));
+      w.MemberUint("depth", node.depth);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    PrintJson(ctx, w);
+    return kExitOk;
+  }
+
+  if (args.count_only) {
+    fmt::print(ctx.out, "{}\n", result->nodes.size());
+    return kExitOk;
+  }
+  fmt::print(ctx.out, "{} of {}\n", direction, result->root);
+  if (!result->nodes.empty()) fmt::print(ctx.out, "{:>5}  {:<9} {}\n", "depth", "kind", "ref");
+  for (const TraversedNode& node : result->nodes) {
+    fmt::print(ctx.out, "{:>5}  {:<9} {}\n", node.depth, NodeKindName(node.kind), node.ref);
+  }
+  fmt::print(ctx.out, "{} {}{}\n", result->nodes.size(), direction,
+             result->truncated ? " (truncated by --limit)" : "");
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------ show
+
+namespace {
+
+void WriteEdgesJson(JsonWriter& w, const char* key, const std::vector<EdgeInfo>& edges) {
+  w.Key(key);
+  w.BeginArray();
+  for (const EdgeInfo& e : edges) {
+    w.BeginObject();
+    w.Member("from", e.from);
+    w.Member("to", e.to);
+    w.Member("kind", EdgeKindName(e.kind));
+    w.Member("attestation", e.attestation);
+    w.Key("time");
+    w.Time(e.time);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void PrintEdges(const Context& ctx, const char* title, const std::vector<EdgeInfo>& edges,
+                bool incoming) {
+  fmt::print(ctx.out, "{} ({}):\n", title, edges.size());
+  for (const EdgeInfo& e : edges) {
+    fmt::print(ctx.out, "  {:<8} {} {}\n           attestation {}  {}\n", EdgeKindName(e.kind),
+               incoming ? "from" : "to  ", incoming ? e.from : e.to, e.attestation,
+               TimeText(e.time));
+  }
+}
+
+}  // namespace
+
+int RunShow(const Context& ctx, const std::string& ref_text) {
+  absl::StatusOr<Ref> ref = ParseRef(ref_text);
+  if (!ref.ok()) return Fail(ctx, ref.status());
+  auto store = OpenForQuery(ctx);
+  if (!store.ok()) return Fail(ctx, store.status());
+  absl::StatusOr<NodeInfo> node = (*store)->Show(ref->text);
+  if (!node.ok()) return Fail(ctx, node.status());
+
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Member("ref", node->ref);
+    w.Member("kind", NodeKindName(node->kind));
+    w.Key("aliases");
+    w.BeginArray();
+    for (const std::string& alias : node->aliases)
+      w.String(alias);
+    w.EndArray();
+    WriteEdgesJson(w, "in_edges", node->in_edges);
+    WriteEdgesJson(w, "out_edges", node->out_edges);
+    w.EndObject();
+    PrintJson(ctx, w);
+    return kExitOk;
+  }
+  fmt::print(ctx.out, "{}\nkind: {}\n", node->ref, NodeKindName(node->kind));
+  if (!node->aliases.empty()) {
+    fmt::print(ctx.out, "aliases:\n");
+    for (const std::string& alias : node->aliases)
+      fmt::print(ctx.out, "  {}\n", alias);
+  }
+  PrintEdges(ctx, "in", node->in_edges, /*incoming=*/true);
+  PrintEdges(ctx, "out", node->out_edges, /*incoming=*/false);
+  return kExitOk;
+}
+
+// ----------------------------------------------------------------- stats
+
+int RunStats(const Context& ctx) {
+  auto store = OpenForQuery(ctx);
+  if (!store.ok()) return Fail(ctx, store.status());
+  absl::StatusOr<StoreStats> stats = (*store)->Stats();
+  if (!stats.ok()) return Fail(ctx, stats.status());
+
+  uint64_t nodes = 0, edges = 0;
+  for (uint64_t n : stats->nodes_by_kind)
+    nodes += n;
+  for (uint64_t e : stats->edges_by_kind)
+    edges += e;
+
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Key("nodes");
+    w.BeginObject();
+    w.MemberUint("total", nodes);
+    for (int i = 0; i < kNodeKindCount; ++i) {
+      w.MemberUint(NodeKindName(static_cast<NodeKind>(i + 1)), stats->nodes_by_kind[i]);
+    }
+    w.EndObject();
+    w.Key("edges");
+    w.BeginObject();
+    w.MemberUint("total", edges);
+    for (int i = 0; i < kEdgeKindCount; ++i) {
+      w.MemberUint(EdgeKindName(static_cast<EdgeKind>(i + 1)), stats->edges_by_kind[i]);
+    }
+    w.MemberUint("assertions", stats->edge_assertions);
+    w.EndObject();
+    w.Key("attestations");
+    w.BeginObject();
+    w.MemberUint("total", stats->attestations);
+    w.MemberUint("unsigned", stats->unsigned_attestations);
+    w.EndObject();
+    w.MemberUint("db_bytes", stats->db_bytes);
+    w.EndObject();
+    PrintJson(ctx, w);
+    return kExitOk;
+  }
+  fmt::print(ctx.out, "database      {}\n", ctx.db_path);
+  fmt::print(ctx.out, "nodes         {}\n", nodes);
+  for (int i = 0; i < kNodeKindCount; ++i) {
+    fmt::print(ctx.out, "  {:<11} {}\n", NodeKindName(static_cast<NodeKind>(i + 1)),
+               stats->nodes_by_kind[i]);
+  }
+  fmt::print(ctx.out, "edges         {} ({} assertions)\n", edges, stats->edge_assertions);
+  for (int i = 0; i < kEdgeKindCount; ++i) {
+    fmt::print(ctx.out, "  {:<11} {}\n", EdgeKindName(static_cast<EdgeKind>(i + 1)),
+               stats->edges_by_kind[i]);
+  }
+  fmt::print(ctx.out, "attestations  {} ({} unsigned)\n", stats->attestations,
+             stats->unsigned_attestations);
+  fmt::print(ctx.out, "size on disk  {:.1f} MiB\n", stats->db_bytes / (1024.0 * 1024.0));
+  return kExitOk;
+}
+
+}  // namespace lineage::cli

@@ -1,0 +1,56 @@
+// The lineage CLI's commands, as a library: main.cc parses arguments with
+// CLI11 and calls one Run* function. Each returns the process exit code.
+//
+// Output contract: data goes to Context::out, diagnostics (warnings, errors,
+// progress) to Context::err. With Context::json the data is one JSON document
+// whose shape docs/cli.md documents.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace lineage::cli {
+
+// Exit codes, documented in docs/cli.md. Scripts may rely on them.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRejected = 1,  // ingest: at least one input was rejected
+  kExitUsage = 2,     // bad arguments, including a ref that does not parse
+  kExitNotFound = 3,  // the ref (or database) does not exist
+  kExitError = 4,     // the database could not be opened, read or written
+};
+
+struct Context {
+  std::string db_path;
+  bool json = false;
+  std::FILE* out = stdout;
+  std::FILE* err = stderr;
+  // Draw a progress line on `err` during long work (set when err is a
+  // terminal).
+  bool progress = false;
+};
+
+struct IngestArgs {
+  std::vector<std::string> paths;  // files, directories (recursive), or "-" for stdin
+  std::string policy_path;         // trust policy file; required unless allow_unsigned
+  bool allow_unsigned = false;
+  bool quiet = false;  // print only rejections and the summary
+};
+
+struct TraverseArgs {
+  std::string ref;
+  bool ancestors = false;
+  int max_depth = -1;              // -1: unlimited
+  std::vector<std::string> kinds;  // edge kind names; empty: all
+  uint64_t limit = 0;              // 0: unlimited
+  bool count_only = false;
+};
+
+int RunIngest(const Context& ctx, const IngestArgs& args);
+int RunTraverse(const Context& ctx, const TraverseArgs& args);
+int RunShow(const Context& ctx, const std::string& ref);
+int RunStats(const Context& ctx);
+
+}  // namespace lineage::cli

@@ -1,0 +1,58 @@
+// The verified content of one attestation, as the store ingests it.
+//
+// The ingest library (ingest/) parses and verifies envelopes and produces an
+// AttestationRecord; the store only ever sees records whose signatures were
+// checked against the trust policy (or that are marked unsigned when the
+// caller explicitly allowed that). The store trusts the record's fields: it
+// does not re-verify.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace lineage {
+
+// One subject or material: the canonical digests that identify one artifact.
+// All of them name the same artifact; the store keeps the most preferred as
+// the node's ref and the others as aliases (lineage/ref.h, DigestPreference).
+struct ArtifactDigests {
+  std::vector<std::string> digests;  // canonical "algo:hex", at least one
+  std::string name;                  // informational: subject name or material uri
+};
+
+// A signer whose signature verified.
+struct VerifiedSigner {
+  std::string key_ref;    // "key:sha256:<hex>", the fingerprint of the public key
+  std::string keyid;      // the envelope's keyid hint, empty if none; becomes an alias
+  std::string algorithm;  // e.g. "ecdsa-p256-sha256", "ed25519", "rsa-pss-sha256"
+};
+
+struct AttestationRecord {
+  // Identity: SHA-256 (hex) over the signed bytes (the DSSE PAE, or the
+  // canonical JSON of an in-toto link's "signed"). Ingesting a record whose id
+  // is already stored changes nothing.
+  std::string id;
+
+  std::string format;          // "dsse", "intoto-link", "statement" (unsigned)
+  std::string payload_type;    // DSSE payloadType, or "" for links
+  std::string statement_type;  // in-toto _type, e.g. "https://in-toto.io/Statement/v1"
+  std::string predicate_type;  // e.g. "https://slsa.dev/provenance/v1"; "" for links
+
+  std::vector<ArtifactDigests> subjects;   // at least one
+  std::vector<ArtifactDigests> materials;  // may be empty
+  std::string builder_id;                  // "" when the predicate names none
+  std::vector<VerifiedSigner> signers;     // empty only when unsigned
+  bool unsigned_ = false;                  // accepted without signatures (opt-in)
+
+  // When the build finished (or started) according to the predicate, else the
+  // ingest time. Recorded on every edge the record asserts.
+  absl::Time time = absl::InfinitePast();
+
+  std::string source;  // where it came from, e.g. "file.jsonl:3"; informational
+  std::string raw;     // the envelope or document as received; stored compressed
+};
+
+}  // namespace lineage

@@ -1,0 +1,995 @@
+#include "engine/include/lineage/store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <tuple>
+#include <utility>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+
+#include <fmt/format.h>
+
+#include "engine/include/lineage/ref.h"
+#include "engine/src/adjacency_index.h"
+#include "engine/src/encoding.h"
+#include "engine/src/traversal.h"
+
+namespace lineage {
+namespace {
+
+using internal::AdjacencyIndex;
+using internal::EdgeKey;
+using internal::NodeId;
+using internal::StoredAttestation;
+
+// Column families, in the order they are opened. "default" is required by
+// RocksDB and unused.
+enum Cf : int {
+  kDefault = 0,
+  kIds,
+  kNodes,
+  kAliases,
+  kOut,
+  kIn,
+  kAttestations,
+  kAttestationNumbers,
+  kMeta,
+  kCfCount,
+};
+
+constexpr const char* kCfNames[kCfCount] = {
+    "default",         internal::kCfIds, internal::kCfNodes,        internal::kCfAliases,
+    internal::kCfOut,  internal::kCfIn,  internal::kCfAttestations, internal::kCfAttestationNumbers,
+    internal::kCfMeta,
+};
+
+constexpr size_t kMaxRecordIdLength = 1024;
+
+using EdgeTriple = std::tuple<NodeId, EdgeKind, NodeId>;
+
+// Maps a RocksDB status to the most specific absl code, with context.
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = fmt::format("{}: {}", context, s.ToString());
+  // RocksDB reports a held LOCK file as an IOError ("lock hold by current
+  // process" or "While lock file ... Resource temporarily unavailable").
+  if (s.IsIOError() &&
+      (message.find("lock") != std::string::npos || message.find("LOCK") != std::string::npos)) {
+    return absl::UnavailableError(message);
+  }
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return absl::UnavailableError(message);
+  return absl::InternalError(message);
+}
+
+using internal::Counters;
+
+std::vector<std::string> NonEmptyContent(const std::vector<std::string>& digests) {
+  std::vector<std::string> kept;
+  for (const std::string& d : digests) {
+    if (!IsEmptyContentDigest(d) && std::find(kept.begin(), kept.end(), d) == kept.end()) {
+      kept.push_back(d);
+    }
+  }
+  return kept;
+}
+
+absl::Status ValidateCanonical(std::string_view text, NodeKind kind, std::string_view what) {
+  absl::StatusOr<Ref> ref = ParseRef(text);
+  if (!ref.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", what, std::string(ref.status().message())));
+  }
+  if (ref->kind != kind) {
+    return absl::InvalidArgumentError(fmt::format("{}: \"{}\" is a {} ref, expected a {}", what,
+                                                  text, NodeKindName(ref->kind),
+                                                  NodeKindName(kind)));
+  }
+  if (ref->text != text) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: \"{}\" is not canonical (expected \"{}\")", what, text, ref->text));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRecordId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRecordIdLength) {
+    return absl::InvalidArgumentError(
+        fmt::format("record id is empty or longer than {} bytes", kMaxRecordIdLength));
+  }
+  for (unsigned char c : id) {
+    if (c < 0x20 || c == 0x7f)
+      return absl::InvalidArgumentError("record id has control characters");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDigestSet(const ArtifactDigests& set, std::string_view what) {
+  if (set.digests.empty()) return absl::InvalidArgumentError(fmt::format("{}: no digests", what));
+  for (size_t i = 0; i < set.digests.size(); ++i) {
+    absl::Status s =
+        ValidateCanonical(set.digests[i], NodeKind::kArtifact, fmt::format("{}[{}]", what, i));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Checks everything Ingest relies on, before anything is written.
+absl::Status ValidateRecord(const AttestationRecord& record) {
+  if (absl::Status s = ValidateRecordId(record.id); !s.ok()) return s;
+  auto fail = [&](const absl::Status& s) {
+    return absl::InvalidArgumentError(
+        fmt::format("attestation {}: {}", record.id, std::string(s.message())));
+  };
+  if (record.subjects.empty()) return fail(absl::InvalidArgumentError("no subjects"));
+  bool any_subject = false;
+  for (size_t i = 0; i < record.subjects.size(); ++i) {
+    absl::Status s = ValidateDigestSet(record.subjects[i], fmt::format("subjects[{}]", i));
+    if (!s.ok()) return fail(s);
+    any_subject = any_subject || !NonEmptyContent(record.subjects[i].digests).empty();
+  }
+  if (!any_subject) {
+    return fail(absl::InvalidArgumentError(
+        "every subject is the digest of empty content, which identifies no artifact"));
+  }
+  for (size_t i = 0; i < record.materials.size(); ++i) {
+    absl::Status s = ValidateDigestSet(record.materials[i], fmt::format("materials[{}]", i));
+    if (!s.ok()) return fail(s);
+  }
+  if (!record.builder_id.empty()) {
+    absl::StatusOr<Ref> builder = BuilderRef(record.builder_id);
+    if (!builder.ok()) return fail(builder.status());
+  }
+  for (size_t i = 0; i < record.signers.size(); ++i) {
+    absl::Status s = ValidateCanonical(record.signers[i].key_ref, NodeKind::kKey,
+                                       fmt::format("signers[{}].key_ref", i));
+    if (!s.ok()) return fail(s);
+  }
+  if (record.unsigned_ != record.signers.empty()) {
+    return fail(absl::InvalidArgumentError(record.unsigned_
+                                               ? "marked unsigned but has signers"
+                                               : "not marked unsigned but has no signers"));
+  }
+  return absl::OkStatus();
+}
+
+// A fingerprint-shaped key ref ("key:sha256:<64 hex>") names exactly one
+// public key. A DSSE keyid is an unsigned hint chosen by the signer, so it
+// must never become such a ref: otherwise a signer could claim another key's
+// fingerprint as its keyid and capture that key's future signatures.
+bool IsFingerprintKeyRef(std::string_view ref) {
+  return ref.size() == 4 + 7 + 64 && ref.substr(0, 11) == "key:sha256:";
+}
+
+// Everything one WriteBatch will change, so that the in-memory state is
+// updated only after the batch commits, and not at all if it fails.
+struct PendingBatch {
+  explicit PendingBatch(const Counters& c) : counters(c), first_new_id(c.next_node_id) {}
+
+  rocksdb::WriteBatch batch;
+  Counters counters;
+  uint64_t first_new_id;
+  absl::flat_hash_map<std::string, uint64_t> refs;          // refs mapped by this batch
+  std::vector<std::pair<NodeKind, std::string>> new_nodes;  // ids first_new_id, first_new_id+1, ...
+  std::vector<std::pair<std::string, NodeId>> new_aliases;
+  std::vector<EdgeTriple> new_edges;  // distinct, new to the index
+  absl::flat_hash_set<EdgeTriple> new_edge_set;
+  absl::flat_hash_set<std::string> attestation_ids;
+};
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(std::string path, const StoreOptions& options, rocksdb::DB* db,
+            std::vector<rocksdb::ColumnFamilyHandle*> handles, std::shared_ptr<Logger> logger)
+      : path_(std::move(path)),
+        read_only_(options.read_only),
+        clock_(options.clock),
+        db_(db),
+        handles_(std::move(handles)),
+        logger_(std::move(logger)),
+        index_(options.index_merge_min_edges) {
+    write_options_.sync = options.sync;
+  }
+
+  ~StoreImpl() override {
+    // Flushing the memtables makes the next open read SST files instead of
+    // replaying the whole WAL into memtables, which at a million records
+    // takes longer than the index rebuild itself. A failure only makes that
+    // next open slower: the WAL still holds every committed write.
+    if (!read_only_) {
+      rocksdb::FlushOptions flush;
+      db_->Flush(flush, handles_).PermitUncheckedError();
+    }
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      // Close-time errors cannot be acted on; the WAL already holds every
+      // committed write.
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+    db_->Close().PermitUncheckedError();
+    delete db_;
+  }
+
+  // Reads the format version and counters and rebuilds the index.
+  absl::Status Load();
+
+  absl::StatusOr<IngestOutcome> Ingest(const AttestationRecord& record) override;
+  absl::StatusOr<std::vector<IngestOutcome>> IngestBatch(
+      std::span<const AttestationRecord> records) override;
+  absl::StatusOr<IngestOutcome> AddRuns(const RunsRecord& record) override;
+
+  absl::StatusOr<TraversalResult> Descendants(std::string_view ref,
+                                              const TraversalOptions& options) override {
+    return Traverse(ref, options, /*forward=*/true);
+  }
+  absl::StatusOr<TraversalResult> Ancestors(std::string_view ref,
+                                            const TraversalOptions& options) override {
+    return Traverse(ref, options, /*forward=*/false);
+  }
+  absl::StatusOr<uint64_t> CountDescendants(std::string_view ref,
+                                            const TraversalOptions& options) override;
+  absl::StatusOr<NodeInfo> Show(std::string_view ref) override;
+  absl::StatusOr<AttestationSummary> GetAttestation(std::string_view id) override;
+  absl::StatusOr<StoreStats> Stats() override;
+
+ private:
+  rocksdb::ColumnFamilyHandle* cf(Cf which) const { return handles_[which]; }
+  absl::Time Now() const { return clock_ ? clock_() : absl::Now(); }
+
+  absl::Status RebuildIndex();
+
+  // Write path. All of these REQUIRE write_mu_.
+  absl::StatusOr<bool> IsStored(const std::string& id, PendingBatch* pb);
+  absl::StatusOr<std::optional<uint64_t>> LookupRef(const std::string& ref, PendingBatch* pb);
+  absl::StatusOr<NodeId> NewNode(NodeKind kind, const std::string& ref, PendingBatch* pb);
+  void AddAlias(const std::string& alias, NodeId node, PendingBatch* pb);
+  absl::StatusOr<NodeId> ResolveDigests(const std::vector<std::string>& digests, PendingBatch* pb);
+  absl::StatusOr<NodeId> ResolveOrCreate(const std::string& ref, NodeKind kind, PendingBatch* pb);
+  void Assert(NodeId src, EdgeKind kind, NodeId dst, uint64_t attestation, absl::Time time,
+              absl::flat_hash_set<EdgeTriple>* asserted, PendingBatch* pb);
+  void PutAttestation(const std::string& id, const StoredAttestation& a, PendingBatch* pb);
+  absl::StatusOr<IngestOutcome> Prepare(const AttestationRecord& record, PendingBatch* pb);
+  absl::Status Commit(PendingBatch* pb);
+
+  // Read path.
+  absl::StatusOr<NodeId> FindNode(std::string_view ref);
+  absl::StatusOr<TraversalResult> Traverse(std::string_view ref, const TraversalOptions& options,
+                                           bool forward);
+  absl::Status ScanEdges(Cf which, NodeId node, bool outgoing,
+                         absl::flat_hash_map<uint64_t, std::string>* attestation_ids,
+                         std::vector<EdgeInfo>* edges);
+
+  const std::string path_;
+  const bool read_only_;
+  const std::function<absl::Time()> clock_;
+  rocksdb::DB* const db_;  // owned; closed and deleted by the destructor
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+  std::shared_ptr<Logger> logger_;
+
+  // Serialises writers. A writer reads the index without index_mu_: it is
+  // the only thread that ever mutates it.
+  std::mutex write_mu_;
+
+  // Guards index_ and counters_: readers share it, the writer takes it
+  // exclusively only to apply a committed batch.
+  mutable std::shared_mutex index_mu_;
+  AdjacencyIndex index_;
+  Counters counters_;
+
+  internal::ColorPool colors_;
+};
+
+absl::Status StoreImpl::Load() {
+  rocksdb::ReadOptions read;
+  std::string value;
+  rocksdb::Status s = db_->Get(read, cf(kMeta), internal::kMetaFormatVersion, &value);
+  if (s.IsNotFound()) {
+    // A fresh database (or one whose creation was interrupted before its
+    // first write): it must hold no nodes yet.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(kNodes)));
+    it->SeekToFirst();
+    if (it->Valid()) {
+      return absl::DataLossError(fmt::format("{}: nodes present but no format version", path_));
+    }
+    if (read_only_) return RebuildIndex();
+    std::string version;
+    internal::PutFixed32(&version, internal::kFormatVersion);
+    rocksdb::WriteBatch batch;
+    batch.Put(cf(kMeta), internal::kMetaFormatVersion, version);
+    rocksdb::WriteOptions sync_write;
+    sync_write.sync = true;
+    if (absl::Status st = FromRocks(db_->Write(sync_write, &batch), "write format version");
+        !st.ok()) {
+      return st;
+    }
+  } else if (!s.ok()) {
+    return FromRocks(s, "read format version");
+  } else if (value.size() != 4 ||
+             internal::DecodeFixed32(value.data()) != internal::kFormatVersion) {
+    return absl::DataLossError(
+        fmt::format("{}: unknown format version (this build reads version {})", path_,
+                    internal::kFormatVersion));
+  }
+
+  s = db_->Get(read, cf(kMeta), internal::kMetaCounters, &value);
+  if (s.ok()) {
+    if (!internal::DecodeCounters(value, &counters_)) {
+      return absl::DataLossError(fmt::format("{}: counters are malformed", path_));
+    }
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "read counters");
+  }
+  return RebuildIndex();
+}
+
+absl::Status StoreImpl::RebuildIndex() {
+  auto start = std::chrono::steady_clock::now();
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;  // a one-off full scan should not evict the working set
+  read.readahead_size = 2 << 20;
+
+  uint64_t nodes_by_kind[kNodeKindCount] = {};
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(kNodes)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    NodeKind kind;
+    std::string_view ref;
+    rocksdb::Slice key = it->key();
+    if (key.size() != 8 || internal::DecodeFixed64(key.data()) != index_.node_count() ||
+        index_.node_count() >= internal::kMaxNodes ||
+        !internal::DecodeNodeValue(std::string_view(it->value().data(), it->value().size()), &kind,
+                                   &ref)) {
+      return absl::DataLossError(fmt::format("{}: malformed or non-dense node record after node {}",
+                                             path_, index_.node_count()));
+    }
+    index_.AddNode(kind, ref);
+    nodes_by_kind[static_cast<int>(kind) - 1]++;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan nodes");
+
+  it.reset(db_->NewIterator(read, cf(kAliases)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice key = it->key();
+    uint64_t node = key.size() > 8 ? internal::DecodeFixed64(key.data()) : ~uint64_t{0};
+    if (node >= index_.node_count()) {
+      return absl::DataLossError(fmt::format("{}: malformed alias record", path_));
+    }
+    index_.AddAlias(std::string_view(key.data() + 8, key.size() - 8), static_cast<NodeId>(node));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan aliases");
+  if (index_.node_count() != counters_.next_node_id) {
+    return absl::DataLossError(fmt::format("{}: {} node records but next node id is {}", path_,
+                                           index_.node_count(), counters_.next_node_id));
+  }
+
+  uint64_t assertions = 0;
+  uint64_t edges_by_kind[kEdgeKindCount] = {};
+  it.reset(db_->NewIterator(read, cf(kOut)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    EdgeKey key;
+    uint64_t before = index_.edge_count();
+    if (!internal::DecodeEdgeKey(std::string_view(it->key().data(), it->key().size()), &key) ||
+        key.near >= index_.node_count() || key.far >= index_.node_count() ||
+        !index_.BulkAddEdge(static_cast<NodeId>(key.near), key.kind,
+                            static_cast<NodeId>(key.far))) {
+      return absl::DataLossError(fmt::format("{}: malformed edge record", path_));
+    }
+    if (index_.edge_count() != before) edges_by_kind[static_cast<int>(key.kind) - 1]++;
+    assertions++;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan out edges");
+  index_.FinishBulk();
+
+  // The counters are written in the same batches as the data, so they agree
+  // unless something outside lineage changed the database. The scan is the
+  // truth; say so if they differ.
+  bool agree = assertions == counters_.edge_assertions &&
+               std::equal(std::begin(nodes_by_kind), std::end(nodes_by_kind),
+                          std::begin(counters_.nodes_by_kind)) &&
+               std::equal(std::begin(edges_by_kind), std::end(edges_by_kind),
+                          std::begin(counters_.edges_by_kind));
+  if (!agree) {
+    LINEAGE_LOG(logger_.get(), kWarning,
+                "{}: stored counters disagree with the data; using counts from the scan", path_);
+    counters_.edge_assertions = assertions;
+    std::copy(std::begin(nodes_by_kind), std::end(nodes_by_kind), counters_.nodes_by_kind);
+    std::copy(std::begin(edges_by_kind), std::end(edges_by_kind), counters_.edges_by_kind);
+  }
+
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+  LINEAGE_LOG(logger_.get(), kInfo,
+              "opened {}{}: index rebuilt in {:.1f} ms: {} nodes, {} edges ({} assertions), {} "
+              "attestations, index {:.1f} MiB",
+              path_, read_only_ ? " read-only" : "", ms.count(), index_.node_count(),
+              index_.edge_count(), assertions, counters_.attestations,
+              index_.MemoryBytes() / 1048576.0);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> StoreImpl::IsStored(const std::string& id, PendingBatch* pb) {
+  if (pb->attestation_ids.contains(id)) return true;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kAttestations), id, &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "look up attestation");
+  return true;
+}
+
+absl::StatusOr<std::optional<uint64_t>> StoreImpl::LookupRef(const std::string& ref,
+                                                             PendingBatch* pb) {
+  if (auto it = pb->refs.find(ref); it != pb->refs.end()) return it->second;
+  // The index maps every ref and alias; the writer reads it without
+  // index_mu_ since it is the only thread that changes it.
+  NodeId id = index_.Find(ref);
+  if (id == internal::kNoNode) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(id);
+}
+
+absl::StatusOr<NodeId> StoreImpl::NewNode(NodeKind kind, const std::string& ref, PendingBatch* pb) {
+  uint64_t id = pb->counters.next_node_id;
+  if (id >= internal::kMaxNodes) {
+    return absl::ResourceExhaustedError("the index addresses at most 2^32-1 nodes");
+  }
+  pb->counters.next_node_id++;
+  pb->counters.nodes_by_kind[static_cast<int>(kind) - 1]++;
+  std::string key = internal::EncodeFixed64(id);
+  pb->batch.Put(cf(kIds), ref, key);
+  pb->batch.Put(cf(kNodes), key, internal::EncodeNodeValue(kind, ref));
+  pb->refs[ref] = id;
+  pb->new_nodes.emplace_back(kind, ref);
+  return static_cast<NodeId>(id);
+}
+
+void StoreImpl::AddAlias(const std::string& alias, NodeId node, PendingBatch* pb) {
+  std::string key = internal::EncodeFixed64(node);
+  pb->batch.Put(cf(kIds), alias, key);
+  key.append(alias);
+  pb->batch.Put(cf(kAliases), key, rocksdb::Slice());
+  pb->refs[alias] = node;
+  pb->new_aliases.emplace_back(alias, node);
+}
+
+absl::StatusOr<NodeId> StoreImpl::ResolveDigests(const std::vector<std::string>& digests,
+                                                 PendingBatch* pb) {
+  std::vector<std::string> kept = NonEmptyContent(digests);
+  if (kept.empty()) return internal::kNoNode;
+
+  // Most preferred first (ties by text, so the choice is deterministic).
+  std::sort(kept.begin(), kept.end(), [](const std::string& a, const std::string& b) {
+    int pa = DigestPreference(a), pb = DigestPreference(b);
+    return pa != pb ? pa < pb : a < b;
+  });
+  std::vector<std::optional<uint64_t>> found;
+  std::optional<uint64_t> node;
+  for (const std::string& d : kept) {
+    absl::StatusOr<std::optional<uint64_t>> id = LookupRef(d, pb);
+    if (!id.ok()) return id.status();
+    found.push_back(*id);
+    if (!node && *id) node = *id;
+  }
+
+  if (!node) {
+    absl::StatusOr<NodeId> created = NewNode(NodeKind::kArtifact, kept[0], pb);
+    if (!created.ok()) return created.status();
+    node = *created;
+    found[0] = node;
+  }
+  for (size_t i = 0; i < kept.size(); ++i) {
+    // Limitation: a digest already naming a different node is left there; the
+    // two nodes are not merged (docs/storage.md, "Aliases"), so this claim
+    // that they are one artifact is only visible in the raw attestation.
+    if (!found[i]) AddAlias(kept[i], static_cast<NodeId>(*node), pb);
+  }
+  return static_cast<NodeId>(*node);
+}
+
+absl::StatusOr<NodeId> StoreImpl::ResolveOrCreate(const std::string& ref, NodeKind kind,
+                                                  PendingBatch* pb) {
+  absl::StatusOr<std::optional<uint64_t>> id = LookupRef(ref, pb);
+  if (!id.ok()) return id.status();
+  if (*id) return static_cast<NodeId>(**id);
+  return NewNode(kind, ref, pb);
+}
+
+void StoreImpl::Assert(NodeId src, EdgeKind kind, NodeId dst, uint64_t attestation, absl::Time time,
+                       absl::flat_hash_set<EdgeTriple>* asserted, PendingBatch* pb) {
+  // A self-loop says nothing about lineage and would make every traversal
+  // from the node revisit it.
+  if (src == dst || src == internal::kNoNode || dst == internal::kNoNode) return;
+  EdgeTriple edge{src, kind, dst};
+  if (!asserted->insert(edge).second) return;  // said twice by one record: one assertion
+
+  std::string value = internal::EncodeEdgeValue(time);
+  pb->batch.Put(cf(kOut), internal::EncodeEdgeKey({src, kind, dst, attestation}), value);
+  pb->batch.Put(cf(kIn), internal::EncodeEdgeKey({dst, kind, src, attestation}), value);
+  pb->counters.edge_assertions++;
+
+  bool in_index =
+      src < index_.node_count() && dst < index_.node_count() && index_.HasEdge(src, kind, dst);
+  if (!in_index && pb->new_edge_set.insert(edge).second) {
+    pb->new_edges.push_back(edge);
+    pb->counters.edges_by_kind[static_cast<int>(kind) - 1]++;
+  }
+}
+
+void StoreImpl::PutAttestation(const std::string& id, const StoredAttestation& a,
+                               PendingBatch* pb) {
+  pb->batch.Put(cf(kAttestations), id, internal::EncodeAttestationValue(a));
+  pb->batch.Put(cf(kAttestationNumbers), internal::EncodeFixed64(a.number), id);
+  pb->attestation_ids.insert(id);
+  pb->counters.attestations++;
+  if (a.unsigned_) pb->counters.unsigned_attestations++;
+}
+
+absl::StatusOr<IngestOutcome> StoreImpl::Prepare(const AttestationRecord& record,
+                                                 PendingBatch* pb) {
+  IngestOutcome outcome;
+  absl::StatusOr<bool> stored = IsStored(record.id, pb);
+  if (!stored.ok()) return stored.status();
+  if (*stored) {
+    outcome.duplicate = true;
+    return outcome;
+  }
+  size_t nodes_before = pb->new_nodes.size();
+  size_t edges_before = pb->new_edges.size();
+  uint64_t number = pb->counters.next_attestation++;
+
+  // Resolve every node first; edges come after, so that the subject of one
+  // entry and the material of another resolve to the same node.
+  std::vector<NodeId> subjects, materials, signers;
+  for (const ArtifactDigests& s : record.subjects) {
+    absl::StatusOr<NodeId> id = ResolveDigests(s.digests, pb);
+    if (!id.ok()) return id.status();
+    if (*id != internal::kNoNode) subjects.push_back(*id);
+  }
+  for (const ArtifactDigests& m : record.materials) {
+    absl::StatusOr<NodeId> id = ResolveDigests(m.digests, pb);
+    if (!id.ok()) return id.status();
+    if (*id != internal::kNoNode) materials.push_back(*id);
+  }
+  for (const VerifiedSigner& signer : record.signers) {
+    absl::StatusOr<NodeId> id = ResolveOrCreate(signer.key_ref, NodeKind::kKey, pb);
+    if (!id.ok()) return id.status();
+    signers.push_back(*id);
+    if (signer.keyid.empty()) continue;
+
+    // The keyid is a hint: one that does not make a valid ref, or is taken, or
+    // looks like another key's fingerprint is not recorded (and does not fail
+    // the record).
+    absl::StatusOr<Ref> alias = ParseRef(fmt::format("key:{}", signer.keyid));
+    if (!alias.ok() || alias->kind != NodeKind::kKey || IsFingerprintKeyRef(alias->text)) continue;
+    absl::StatusOr<std::optional<uint64_t>> taken = LookupRef(alias->text, pb);
+    if (!taken.ok()) return taken.status();
+    if (!*taken) AddAlias(alias->text, *id, pb);
+  }
+  NodeId builder = internal::kNoNode;
+  if (!record.builder_id.empty()) {
+    absl::StatusOr<Ref> ref = BuilderRef(record.builder_id);
+    if (!ref.ok()) return ref.status();
+    absl::StatusOr<NodeId> id = ResolveOrCreate(ref->text, NodeKind::kBuilder, pb);
+    if (!id.ok()) return id.status();
+    builder = *id;
+  }
+
+  absl::flat_hash_set<EdgeTriple> asserted;
+  for (NodeId subject : subjects) {
+    for (NodeId material : materials)
+      Assert(material, EdgeKind::kDerived, subject, number, record.time, &asserted, pb);
+    for (NodeId signer : signers)
+      Assert(signer, EdgeKind::kSigned, subject, number, record.time, &asserted, pb);
+    Assert(builder, EdgeKind::kBuilt, subject, number, record.time, &asserted, pb);
+  }
+
+  StoredAttestation a;
+  a.number = number;
+  a.unsigned_ = record.unsigned_;
+  a.time = record.time;
+  a.ingested_at = Now();
+  a.format = record.format;
+  a.payload_type = record.payload_type;
+  a.statement_type = record.statement_type;
+  a.predicate_type = record.predicate_type;
+  a.source = record.source;
+  for (const VerifiedSigner& signer : record.signers)
+    a.signers.push_back(signer.key_ref);
+  a.raw = record.raw;
+  PutAttestation(record.id, a, pb);
+
+  outcome.new_nodes = pb->new_nodes.size() - nodes_before;
+  outcome.new_edges = pb->new_edges.size() - edges_before;
+  return outcome;
+}
+
+absl::Status StoreImpl::Commit(PendingBatch* pb) {
+  pb->batch.Put(cf(kMeta), internal::kMetaCounters, internal::EncodeCounters(pb->counters));
+  if (absl::Status s = FromRocks(db_->Write(write_options_, &pb->batch), "write batch"); !s.ok()) {
+    LINEAGE_LOG(logger_.get(), kError, "{}: {}", path_, std::string(s.message()));
+    return s;
+  }
+
+  // The batch is durable (to the configured level); only now does the index
+  // see it, so a reader never finds an edge that a failed write left out.
+  {
+    std::unique_lock lock(index_mu_);
+    for (const auto& [kind, ref] : pb->new_nodes)
+      index_.AddNode(kind, ref);
+    for (const auto& [alias, node] : pb->new_aliases)
+      index_.AddAlias(alias, node);
+    for (const auto& [src, kind, dst] : pb->new_edges)
+      index_.AddEdge(src, kind, dst);
+    counters_ = pb->counters;
+  }
+
+  if (index_.ShouldMerge()) {
+    // Built while readers keep traversing (only this thread mutates the
+    // index, and it holds write_mu_); readers wait only for the swap.
+    auto start = std::chrono::steady_clock::now();
+    internal::MergedCsr merged = index_.PrepareMerge();
+    uint64_t delta = index_.delta_edge_count();
+    {
+      std::unique_lock lock(index_mu_);
+      index_.InstallMerge(std::move(merged));
+    }
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+    LINEAGE_LOG(logger_.get(), kDebug, "merged {} delta edges into the index in {:.1f} ms", delta,
+                ms.count());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IngestOutcome> StoreImpl::Ingest(const AttestationRecord& record) {
+  absl::StatusOr<std::vector<IngestOutcome>> outcomes =
+      IngestBatch(std::span<const AttestationRecord>(&record, 1));
+  if (!outcomes.ok()) return outcomes.status();
+  return (*outcomes)[0];
+}
+
+absl::StatusOr<std::vector<IngestOutcome>> StoreImpl::IngestBatch(
+    std::span<const AttestationRecord> records) {
+  if (read_only_) return absl::FailedPreconditionError("the store was opened read-only");
+  for (size_t i = 0; i < records.size(); ++i) {
+    absl::Status s = ValidateRecord(records[i]);
+    if (!s.ok()) {
+      if (records.size() == 1) return s;
+      return absl::InvalidArgumentError(fmt::format("record {}: {}", i, std::string(s.message())));
+    }
+  }
+
+  std::lock_guard lock(write_mu_);
+  PendingBatch pb(counters_);
+  std::vector<IngestOutcome> outcomes;
+  outcomes.reserve(records.size());
+  for (const AttestationRecord& record : records) {
+    absl::StatusOr<IngestOutcome> outcome = Prepare(record, &pb);
+    if (!outcome.ok()) return outcome.status();
+    outcomes.push_back(*outcome);
+  }
+  if (pb.attestation_ids.empty()) return outcomes;  // all duplicates: nothing to write
+  if (absl::Status s = Commit(&pb); !s.ok()) return s;
+  return outcomes;
+}
+
+absl::StatusOr<IngestOutcome> StoreImpl::AddRuns(const RunsRecord& record) {
+  if (read_only_) return absl::FailedPreconditionError("the store was opened read-only");
+  if (absl::Status s = ValidateRecordId(record.id); !s.ok()) return s;
+  if (record.runs.empty()) {
+    return absl::InvalidArgumentError(fmt::format("inventory {}: no runs", record.id));
+  }
+  std::vector<std::pair<std::string, std::string>> runs;
+  for (size_t i = 0; i < record.runs.size(); ++i) {
+    absl::StatusOr<Ref> artifact = ParseRef(record.runs[i].artifact);
+    absl::StatusOr<Ref> workload = ParseRef(record.runs[i].workload);
+    if (!artifact.ok() || artifact->kind != NodeKind::kArtifact ||
+        IsEmptyContentDigest(artifact->text) || !workload.ok() ||
+        workload->kind != NodeKind::kWorkload) {
+      return absl::InvalidArgumentError(fmt::format(
+          "inventory {}: runs[{}]: expected an artifact digest and a workload ref, got \"{}\" and "
+          "\"{}\"",
+          record.id, i, record.runs[i].artifact, record.runs[i].workload));
+    }
+    runs.emplace_back(artifact->text, workload->text);
+  }
+
+  std::lock_guard lock(write_mu_);
+  PendingBatch pb(counters_);
+  IngestOutcome outcome;
+  absl::StatusOr<bool> stored = IsStored(record.id, &pb);
+  if (!stored.ok()) return stored.status();
+  if (*stored) {
+    outcome.duplicate = true;
+    return outcome;
+  }
+  uint64_t number = pb.counters.next_attestation++;
+  absl::flat_hash_set<EdgeTriple> asserted;
+  for (const auto& [artifact_ref, workload_ref] : runs) {
+    absl::StatusOr<NodeId> artifact = ResolveDigests({artifact_ref}, &pb);
+    if (!artifact.ok()) return artifact.status();
+    absl::StatusOr<NodeId> workload = ResolveOrCreate(workload_ref, NodeKind::kWorkload, &pb);
+    if (!workload.ok()) return workload.status();
+    Assert(*artifact, EdgeKind::kRuns, *workload, number, record.time, &asserted, &pb);
+  }
+  StoredAttestation a;
+  a.number = number;
+  a.unsigned_ = true;
+  a.time = record.time;
+  a.ingested_at = Now();
+  a.format = "inventory";
+  a.source = record.source;
+  a.raw = record.raw;
+  PutAttestation(record.id, a, &pb);
+  outcome.new_nodes = pb.new_nodes.size();
+  outcome.new_edges = pb.new_edges.size();
+  if (absl::Status s = Commit(&pb); !s.ok()) return s;
+  return outcome;
+}
+
+absl::StatusOr<NodeId> StoreImpl::FindNode(std::string_view text) {
+  absl::StatusOr<Ref> ref = ParseRef(text);
+  if (!ref.ok()) return ref.status();
+  std::shared_lock lock(index_mu_);
+  NodeId id = index_.Find(ref->text);
+  if (id == internal::kNoNode) {
+    return absl::NotFoundError(fmt::format("{} is not in the graph", ref->text));
+  }
+  return id;
+}
+
+absl::StatusOr<TraversalResult> StoreImpl::Traverse(std::string_view ref,
+                                                    const TraversalOptions& options, bool forward) {
+  if (options.max_depth < -1) return absl::InvalidArgumentError("max_depth must be -1 or more");
+  absl::StatusOr<NodeId> root = FindNode(ref);
+  if (!root.ok()) return root.status();
+
+  std::shared_lock lock(index_mu_);
+  // The ids entry is written before the index learns of the node; for that
+  // instant the node is treated as not yet present.
+  if (*root >= index_.node_count()) {
+    return absl::NotFoundError(fmt::format("{} is not in the graph yet", ref));
+  }
+  internal::VisitResult visits =
+      internal::Traverse(forward ? index_.forward() : index_.reverse(), *root, options, &colors_);
+  TraversalResult result;
+  result.root = std::string(index_.ref(*root));
+  result.truncated = visits.truncated;
+  result.nodes.reserve(visits.nodes.size());
+  for (const internal::Visit& v : visits.nodes)
+    result.nodes.push_back({std::string(index_.ref(v.node)), index_.kind(v.node), v.depth});
+  return result;
+}
+
+absl::StatusOr<uint64_t> StoreImpl::CountDescendants(std::string_view ref,
+                                                     const TraversalOptions& options) {
+  if (options.max_depth < -1) return absl::InvalidArgumentError("max_depth must be -1 or more");
+  absl::StatusOr<NodeId> root = FindNode(ref);
+  if (!root.ok()) return root.status();
+  std::shared_lock lock(index_mu_);
+  if (*root >= index_.node_count()) {
+    return absl::NotFoundError(fmt::format("{} is not in the graph yet", ref));
+  }
+  return internal::Traverse(index_.forward(), *root, options, &colors_).nodes.size();
+}
+
+absl::Status StoreImpl::ScanEdges(Cf which, NodeId node, bool outgoing,
+                                  absl::flat_hash_map<uint64_t, std::string>* attestation_ids,
+                                  std::vector<EdgeInfo>* edges) {
+  std::string lower = internal::EncodeFixed64(node);
+  std::string upper = internal::EncodeFixed64(uint64_t{node} + 1);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(which)));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    EdgeKey key;
+    absl::Time time;
+    if (!internal::DecodeEdgeKey(std::string_view(it->key().data(), it->key().size()), &key) ||
+        !internal::DecodeEdgeValue(std::string_view(it->value().data(), it->value().size()),
+                                   &time)) {
+      return absl::DataLossError(fmt::format("malformed edge record of node {}", node));
+    }
+    auto [pos, inserted] = attestation_ids->try_emplace(key.attestation);
+    if (inserted) {
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kAttestationNumbers),
+                                   internal::EncodeFixed64(key.attestation), &pos->second);
+      if (!s.ok()) return FromRocks(s, fmt::format("attestation number {}", key.attestation));
+    }
+    EdgeInfo edge;
+    std::string near_ref, far_ref;
+    {
+      std::shared_lock lock(index_mu_);
+      if (key.far >= index_.node_count()) continue;  // written, not yet indexed
+      near_ref = std::string(index_.ref(node));
+      far_ref = std::string(index_.ref(static_cast<NodeId>(key.far)));
+    }
+    edge.from = outgoing ? near_ref : far_ref;
+    edge.to = outgoing ? far_ref : near_ref;
+    edge.kind = key.kind;
+    edge.attestation = pos->second;
+    edge.time = time;
+    edges->push_back(std::move(edge));
+  }
+  return FromRocks(it->status(), "scan edges");
+}
+
+absl::StatusOr<NodeInfo> StoreImpl::Show(std::string_view ref) {
+  absl::StatusOr<NodeId> id = FindNode(ref);
+  if (!id.ok()) return id.status();
+  NodeInfo info;
+  {
+    std::shared_lock lock(index_mu_);
+    if (*id >= index_.node_count()) {
+      return absl::NotFoundError(fmt::format("{} is not in the graph yet", ref));
+    }
+    info.ref = std::string(index_.ref(*id));
+    info.kind = index_.kind(*id);
+  }
+
+  std::string prefix = internal::EncodeFixed64(*id);
+  std::string upper = internal::EncodeFixed64(uint64_t{*id} + 1);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(kAliases)));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    info.aliases.emplace_back(it->key().data() + 8, it->key().size() - 8);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan aliases");
+
+  absl::flat_hash_map<uint64_t, std::string> attestation_ids;
+  if (absl::Status s = ScanEdges(kOut, *id, true, &attestation_ids, &info.out_edges); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ScanEdges(kIn, *id, false, &attestation_ids, &info.in_edges); !s.ok()) {
+    return s;
+  }
+  return info;
+}
+
+absl::StatusOr<AttestationSummary> StoreImpl::GetAttestation(std::string_view id) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kAttestations),
+                               rocksdb::Slice(id.data(), id.size()), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(fmt::format("attestation {} is not stored", id));
+  if (!s.ok()) return FromRocks(s, "read attestation");
+  StoredAttestation a;
+  if (!internal::DecodeAttestationValue(std::string_view(value.data(), value.size()), &a)) {
+    return absl::DataLossError(fmt::format("attestation {} is malformed", id));
+  }
+  AttestationSummary summary;
+  summary.id = std::string(id);
+  summary.format = std::move(a.format);
+  summary.predicate_type = std::move(a.predicate_type);
+  summary.source = std::move(a.source);
+  summary.time = a.time;
+  summary.ingested_at = a.ingested_at;
+  summary.signers = std::move(a.signers);
+  summary.unsigned_ = a.unsigned_;
+  return summary;
+}
+
+absl::StatusOr<StoreStats> StoreImpl::Stats() {
+  StoreStats stats;
+  {
+    std::shared_lock lock(index_mu_);
+    std::copy(std::begin(counters_.nodes_by_kind), std::end(counters_.nodes_by_kind),
+              stats.nodes_by_kind);
+    std::copy(std::begin(counters_.edges_by_kind), std::end(counters_.edges_by_kind),
+              stats.edges_by_kind);
+    stats.edge_assertions = counters_.edge_assertions;
+    stats.attestations = counters_.attestations;
+    stats.unsigned_attestations = counters_.unsigned_attestations;
+  }
+  // Every file in the directory: SST files, the live WAL, manifests and logs
+  // all occupy the disk.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
+    std::error_code size_ec;
+    uintmax_t size = entry.is_regular_file(size_ec) ? entry.file_size(size_ec) : 0;
+    if (!size_ec) stats.db_bytes += size;
+  }
+  if (ec) return absl::InternalError(fmt::format("list {}: {}", path_, ec.message()));
+  return stats;
+}
+
+rocksdb::CompressionType PickCompression(bool prefer_zstd) {
+  std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  if (prefer_zstd && has(rocksdb::kZSTD)) return rocksdb::kZSTD;
+  if (has(rocksdb::kLZ4Compression)) return rocksdb::kLZ4Compression;
+  if (has(rocksdb::kSnappyCompression)) return rocksdb::kSnappyCompression;
+  return rocksdb::kNoCompression;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   const StoreOptions& options) {
+  if (path.empty()) return absl::InvalidArgumentError("database path is empty");
+  if (options.block_cache_bytes == 0) {
+    return absl::InvalidArgumentError("block_cache_bytes must be positive");
+  }
+
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+
+  // A database that exists must be a lineage database: refuse to add our
+  // column families to somebody else's RocksDB.
+  std::vector<std::string> existing;
+  bool exists = rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok();
+  if (exists) {
+    for (int i = 1; i < kCfCount; ++i) {
+      if (std::find(existing.begin(), existing.end(), kCfNames[i]) == existing.end()) {
+        return absl::InvalidArgumentError(fmt::format(
+            "{} is a RocksDB database but not a lineage database (no column family \"{}\")", path,
+            kCfNames[i]));
+      }
+    }
+  } else if (!options.create_if_missing || options.read_only) {
+    return absl::NotFoundError(fmt::format("{}: no database here", path));
+  }
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.format_version = 5;
+  auto table_factory =
+      std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kCfCount; ++i) {
+    rocksdb::ColumnFamilyOptions cf_options;
+    cf_options.table_factory = table_factory;
+    // Raw records are the bulk of the bytes and compress well; keys and ids
+    // are mostly hex digests and fixed-width integers, where a cheap codec
+    // is enough.
+    cf_options.compression = PickCompression(/*prefer_zstd=*/i == kAttestations);
+    if (i == kAttestations) {
+      // Every ingest asks whether its id is already stored, and the answer is
+      // nearly always no: a memtable bloom filter answers that without a
+      // skiplist search.
+      cf_options.memtable_whole_key_filtering = true;
+      cf_options.memtable_prefix_bloom_size_ratio = 0.02;
+    }
+    descriptors.emplace_back(kCfNames[i], cf_options);
+  }
+
+  rocksdb::DB* raw_db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw_db)
+          : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw_db);
+  if (!s.ok()) return FromRocks(s, fmt::format("open {}", path));
+
+  std::shared_ptr<Logger> logger =
+      options.logger ? options.logger : NewFileLogger(path + "/LOG-lineage");
+  auto store = std::make_unique<StoreImpl>(path, options, raw_db, std::move(handles), logger);
+  if (absl::Status status = store->Load(); !status.ok()) {
+    LINEAGE_LOG(logger.get(), kError, "open {} failed: {}", path, std::string(status.message()));
+    return status;
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace lineage

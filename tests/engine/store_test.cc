@@ -1,0 +1,527 @@
+#include "engine/include/lineage/store.h"
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include "tests/engine/test_util.h"
+
+namespace lineage {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+using testing_util::Digests;
+using testing_util::KeyRef;
+using testing_util::QuietOptions;
+using testing_util::Record;
+using testing_util::Sha1;
+using testing_util::Sha256;
+using testing_util::Sha512;
+
+constexpr char kBuilder[] = "https://github.com/slsa-framework/slsa-github-generator@v2";
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen(StoreOptions options = QuietOptions()) {
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.db(), options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  // A signed record: subject (sha256 and sha512 of `subject`), one material,
+  // one signer with a keyid, a builder.
+  AttestationRecord SignedRecord(std::string id, int subject, int material, int key) {
+    AttestationRecord r = Record(std::move(id), {}, {Sha256(material)});
+    r.subjects.push_back(Digests({Sha512(subject), Sha256(subject)}));
+    r.unsigned_ = false;
+    r.signers.push_back({KeyRef(key), fmt::format("keyid-{}", key), "ecdsa-p256-sha256"});
+    r.builder_id = kBuilder;
+    return r;
+  }
+
+  StoreStats GetStats() {
+    absl::StatusOr<StoreStats> stats = store_->Stats();
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    return stats.ok() ? *stats : StoreStats{};
+  }
+
+  NodeInfo MustShow(const std::string& ref) {
+    absl::StatusOr<NodeInfo> info = store_->Show(ref);
+    EXPECT_TRUE(info.ok()) << ref << ": " << info.status();
+    return info.ok() ? *info : NodeInfo{};
+  }
+
+  testing_util::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+uint64_t Node(const StoreStats& s, NodeKind k) {
+  return s.nodes_by_kind[static_cast<int>(k) - 1];
+}
+uint64_t Edges(const StoreStats& s, EdgeKind k) {
+  return s.edges_by_kind[static_cast<int>(k) - 1];
+}
+
+TEST_F(StoreTest, IngestCreatesNodesEdgesAndCounters) {
+  absl::StatusOr<IngestOutcome> outcome = store_->Ingest(SignedRecord("att1", 1, 2, 3));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_FALSE(outcome->duplicate);
+  EXPECT_EQ(outcome->new_nodes, 4u);  // subject, material, key, builder
+  EXPECT_EQ(outcome->new_edges, 3u);  // derived, signed, built
+
+  StoreStats stats = GetStats();
+  EXPECT_EQ(Node(stats, NodeKind::kArtifact), 2u);
+  EXPECT_EQ(Node(stats, NodeKind::kKey), 1u);
+  EXPECT_EQ(Node(stats, NodeKind::kBuilder), 1u);
+  EXPECT_EQ(Node(stats, NodeKind::kWorkload), 0u);
+  EXPECT_EQ(Edges(stats, EdgeKind::kDerived), 1u);
+  EXPECT_EQ(Edges(stats, EdgeKind::kSigned), 1u);
+  EXPECT_EQ(Edges(stats, EdgeKind::kBuilt), 1u);
+  EXPECT_EQ(stats.edge_assertions, 3u);
+  EXPECT_EQ(stats.attestations, 1u);
+  EXPECT_EQ(stats.unsigned_attestations, 0u);
+  EXPECT_GT(stats.db_bytes, 0u);
+}
+
+TEST_F(StoreTest, SecondIngestOfSameAttestationChangesNothing) {
+  ASSERT_TRUE(store_->Ingest(SignedRecord("att1", 1, 2, 3)).ok());
+  StoreStats before = GetStats();
+  NodeInfo show_before = MustShow(Sha256(1));
+
+  absl::StatusOr<IngestOutcome> again = store_->Ingest(SignedRecord("att1", 1, 2, 3));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->new_nodes, 0u);
+  EXPECT_EQ(again->new_edges, 0u);
+
+  // Even a different body under the same id is a duplicate: the id is the
+  // hash of the signed bytes.
+  absl::StatusOr<IngestOutcome> other = store_->Ingest(SignedRecord("att1", 7, 8, 9));
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->duplicate);
+
+  StoreStats after = GetStats();
+  EXPECT_EQ(after.attestations, before.attestations);
+  EXPECT_EQ(after.edge_assertions, before.edge_assertions);
+  EXPECT_EQ(Node(after, NodeKind::kArtifact), Node(before, NodeKind::kArtifact));
+  EXPECT_EQ(MustShow(Sha256(1)).in_edges.size(), show_before.in_edges.size());
+  EXPECT_EQ(store_->Show(Sha256(7)).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, PrimaryRefIsMostPreferredDigestAndOthersAreAliases) {
+  ASSERT_TRUE(store_->Ingest(SignedRecord("att1", 1, 2, 3)).ok());
+  NodeInfo by_alias = MustShow(Sha512(1));
+  EXPECT_EQ(by_alias.ref, Sha256(1));
+  EXPECT_EQ(by_alias.kind, NodeKind::kArtifact);
+  EXPECT_THAT(by_alias.aliases, ElementsAre(Sha512(1)));
+}
+
+TEST_F(StoreTest, MaterialNamedByAliasLinksToTheSameNode) {
+  ASSERT_TRUE(store_->Ingest(SignedRecord("att1", 1, 2, 3)).ok());
+  ASSERT_TRUE(store_->Ingest(Record("att2", {Sha256(10)}, {Sha512(1)})).ok());
+  absl::StatusOr<TraversalResult> d = store_->Descendants(Sha256(2), {});
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->nodes.size(), 2u);
+  EXPECT_EQ(d->nodes[0].ref, Sha256(1));
+  EXPECT_EQ(d->nodes[1].ref, Sha256(10));
+}
+
+TEST_F(StoreTest, NodeFoundByLessPreferredDigestKeepsItsRefAndGainsAlias) {
+  ASSERT_TRUE(store_->Ingest(Record("att1", {Sha1(5)})).ok());
+  AttestationRecord r = Record("att2", {});
+  r.subjects.push_back(Digests({Sha256(5), Sha1(5)}));
+  absl::StatusOr<IngestOutcome> outcome = store_->Ingest(r);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->new_nodes, 0u);
+  NodeInfo info = MustShow(Sha256(5));
+  EXPECT_EQ(info.ref, Sha1(5));
+  EXPECT_THAT(info.aliases, ElementsAre(Sha256(5)));
+}
+
+TEST_F(StoreTest, DigestsOfTwoExistingNodesDoNotMergeThem) {
+  ASSERT_TRUE(store_->Ingest(Record("att1", {Sha256(1)})).ok());
+  ASSERT_TRUE(store_->Ingest(Record("att2", {Sha512(2)})).ok());
+  AttestationRecord r = Record("att3", {}, {Sha256(3)});
+  r.subjects.push_back(Digests({Sha512(2), Sha256(1)}));
+  ASSERT_TRUE(store_->Ingest(r).ok());
+
+  // The sha256 node is preferred and gets the edge; the sha512 node stays.
+  EXPECT_EQ(MustShow(Sha256(1)).in_edges.size(), 1u);
+  NodeInfo other = MustShow(Sha512(2));
+  EXPECT_EQ(other.ref, Sha512(2));
+  EXPECT_TRUE(other.in_edges.empty());
+  EXPECT_EQ(Node(GetStats(), NodeKind::kArtifact), 3u);
+}
+
+TEST_F(StoreTest, KeyIdBecomesAliasOfTheKey) {
+  ASSERT_TRUE(store_->Ingest(SignedRecord("att1", 1, 2, 3)).ok());
+  NodeInfo key = MustShow("key:keyid-3");
+  EXPECT_EQ(key.ref, KeyRef(3));
+  EXPECT_EQ(key.kind, NodeKind::kKey);
+  EXPECT_THAT(key.aliases, ElementsAre("key:keyid-3"));
+  ASSERT_EQ(key.out_edges.size(), 1u);
+  EXPECT_EQ(key.out_edges[0].kind, EdgeKind::kSigned);
+  EXPECT_EQ(key.out_edges[0].to, Sha256(1));
+}
+
+TEST_F(StoreTest, KeyIdAlreadyTakenStaysWithItsFirstKey) {
+  ASSERT_TRUE(store_->Ingest(SignedRecord("att1", 1, 2, 3)).ok());
+  AttestationRecord r = SignedRecord("att2", 4, 5, 6);
+  r.signers[0].keyid = "keyid-3";
+  ASSERT_TRUE(store_->Ingest(r).ok());
+  EXPECT_EQ(MustShow("key:keyid-3").ref, KeyRef(3));
+  EXPECT_TRUE(MustShow(KeyRef(6)).aliases.empty());
+}
+
+TEST_F(StoreTest, KeyIdShapedLikeAnotherKeysFingerprintIsNotRecorded) {
+  AttestationRecord r = SignedRecord("att1", 1, 2, 3);
+  r.signers[0].keyid = KeyRef(99).substr(4);  // "sha256:<hex>"
+  ASSERT_TRUE(store_->Ingest(r).ok());
+  EXPECT_EQ(store_->Show(KeyRef(99)).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(MustShow(KeyRef(3)).aliases.empty());
+}
+
+TEST_F(StoreTest, SameEdgeFromTwoAttestationsIsTwoAssertionsOfOneEdge) {
+  ASSERT_TRUE(store_->Ingest(Record("att1", {Sha256(1)}, {Sha256(2)})).ok());
+  AttestationRecord second = Record("att2", {Sha256(1)}, {Sha256(2)});
+  second.time = absl::FromUnixSeconds(1800000000);
+  absl::StatusOr<IngestOutcome> outcome = store_->Ingest(second);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->new_edges, 0u);
+  EXPECT_EQ(outcome->new_nodes, 0u);
+
+  StoreStats stats = GetStats();
+  EXPECT_EQ(Edges(stats, EdgeKind::kDerived), 1u);
+  EXPECT_EQ(stats.edge_assertions, 2u);
+
+  NodeInfo info = MustShow(Sha256(1));
+  ASSERT_EQ(info.in_edges.size(), 2u);
+  EXPECT_EQ(info.in_edges[0].attestation, "att1");
+  EXPECT_EQ(info.in_edges[0].time, absl::FromUnixSeconds(1700000000));
+  EXPECT_EQ(info.in_edges[1].attestation, "att2");
+  EXPECT_EQ(info.in_edges[1].time, absl::FromUnixSeconds(1800000000));
+  for (const EdgeInfo& e : info.in_edges) {
+    EXPECT_EQ(e.from, Sha256(2));
+    EXPECT_EQ(e.to, Sha256(1));
+    EXPECT_EQ(e.kind, EdgeKind::kDerived);
+  }
+  EXPECT_TRUE(info.out_edges.empty());
+  EXPECT_EQ(MustShow(Sha256(2)).out_edges.size(), 2u);
+}
+
+TEST_F(StoreTest, MaterialEqualToSubjectMakesNoSelfLoop) {
+  absl::StatusOr<IngestOutcome> outcome =
+      store_->Ingest(Record("att1", {Sha256(1)}, {Sha256(1), Sha256(2)}));
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->new_edges, 1u);
+  EXPECT_EQ(GetStats().edge_assertions, 1u);
+}
+
+TEST_F(StoreTest, EmptyContentMaterialIsNotANode) {
+  const std::string empty =
+      "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  absl::StatusOr<IngestOutcome> outcome = store_->Ingest(Record("att1", {Sha256(1)}, {empty}));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->new_nodes, 1u);
+  EXPECT_EQ(store_->Show(empty).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, MalformedRecordsAreRejectedAndWriteNothing) {
+  std::vector<AttestationRecord> bad;
+  bad.push_back(Record("", {Sha256(1)}));
+  bad.push_back(Record("no-subjects", {}));
+  bad.push_back(Record("upper", {"SHA256:" + Sha256(1).substr(7)}));
+  bad.push_back(Record("sha1-under-sha256", {"sha256:" + Sha1(1).substr(5)}));
+  bad.push_back(Record("bad-material", {Sha256(1)}, {"nonsense"}));
+  bad.push_back(Record("key-as-subject", {KeyRef(1)}));
+  bad.push_back(Record(
+      "only-empty", {"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}));
+  AttestationRecord no_signers = Record("no-signers", {Sha256(1)});
+  no_signers.unsigned_ = false;
+  bad.push_back(no_signers);
+  AttestationRecord bad_key = SignedRecord("bad-key", 1, 2, 3);
+  bad_key.signers[0].key_ref = "sha256:" + Sha256(1).substr(7);
+  bad.push_back(bad_key);
+  AttestationRecord bad_builder = SignedRecord("bad-builder", 1, 2, 3);
+  bad_builder.builder_id = "a\nb";
+  bad.push_back(bad_builder);
+
+  for (const AttestationRecord& r : bad) {
+    SCOPED_TRACE(r.id);
+    EXPECT_EQ(store_->Ingest(r).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  StoreStats stats = GetStats();
+  EXPECT_EQ(stats.attestations, 0u);
+  EXPECT_EQ(stats.edge_assertions, 0u);
+  EXPECT_EQ(Node(stats, NodeKind::kArtifact), 0u);
+  EXPECT_EQ(store_->Show(Sha256(1)).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, BatchWithOneMalformedRecordWritesNothing) {
+  std::vector<AttestationRecord> batch = {Record("good", {Sha256(1)}, {Sha256(2)}),
+                                          Record("bad", {})};
+  absl::StatusOr<std::vector<IngestOutcome>> outcomes = store_->IngestBatch(batch);
+  EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(outcomes.status().message()).find("record 1"), std::string::npos);
+  EXPECT_EQ(GetStats().attestations, 0u);
+  EXPECT_EQ(store_->GetAttestation("good").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, BatchStoresEveryRecordAndTreatsRepeatsAsDuplicates) {
+  std::vector<AttestationRecord> batch = {Record("a", {Sha256(1)}, {Sha256(2)}),
+                                          Record("b", {Sha256(3)}, {Sha256(1)}),
+                                          Record("a", {Sha256(1)}, {Sha256(2)})};
+  absl::StatusOr<std::vector<IngestOutcome>> outcomes = store_->IngestBatch(batch);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  ASSERT_EQ(outcomes->size(), 3u);
+  EXPECT_EQ((*outcomes)[0].new_nodes, 2u);
+  EXPECT_EQ((*outcomes)[1].new_nodes, 1u);  // sha256(1) was created earlier in the batch
+  EXPECT_EQ((*outcomes)[1].new_edges, 1u);
+  EXPECT_TRUE((*outcomes)[2].duplicate);
+  EXPECT_EQ(GetStats().attestations, 2u);
+  absl::StatusOr<uint64_t> count = store_->CountDescendants(Sha256(2), {});
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 2u);
+}
+
+TEST_F(StoreTest, GetAttestationReturnsTheSummary) {
+  StoreOptions options = QuietOptions();
+  options.clock = [] { return absl::FromUnixSeconds(1234); };
+  Reopen(options);
+  AttestationRecord r = SignedRecord("att1", 1, 2, 3);
+  r.format = "dsse";
+  r.source = "file.jsonl:3";
+  ASSERT_TRUE(store_->Ingest(r).ok());
+  absl::StatusOr<AttestationSummary> summary = store_->GetAttestation("att1");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->id, "att1");
+  EXPECT_EQ(summary->format, "dsse");
+  EXPECT_EQ(summary->predicate_type, "https://slsa.dev/provenance/v1");
+  EXPECT_EQ(summary->source, "file.jsonl:3");
+  EXPECT_EQ(summary->time, absl::FromUnixSeconds(1700000000));
+  EXPECT_EQ(summary->ingested_at, absl::FromUnixSeconds(1234));
+  EXPECT_THAT(summary->signers, ElementsAre(KeyRef(3)));
+  EXPECT_FALSE(summary->unsigned_);
+  EXPECT_EQ(store_->GetAttestation("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, UnsignedRecordsAreCounted) {
+  ASSERT_TRUE(store_->Ingest(Record("u1", {Sha256(1)})).ok());
+  ASSERT_TRUE(store_->Ingest(SignedRecord("s1", 2, 3, 4)).ok());
+  StoreStats stats = GetStats();
+  EXPECT_EQ(stats.attestations, 2u);
+  EXPECT_EQ(stats.unsigned_attestations, 1u);
+}
+
+TEST_F(StoreTest, AddRunsLinksArtifactsToWorkloads) {
+  ASSERT_TRUE(store_->Ingest(Record("att1", {Sha256(1)}, {Sha256(2)})).ok());
+  RunsRecord runs;
+  runs.id = "inventory-1";
+  runs.time = absl::FromUnixSeconds(1750000000);
+  runs.runs = {{"SHA256:" + Sha256(1).substr(7), "workload:prod/pay/Deployment/api"},
+               {Sha256(1), "workload:prod/pay/Deployment/worker"},
+               {Sha256(9), "workload:prod/pay/Deployment/api"}};
+  absl::StatusOr<IngestOutcome> outcome = store_->AddRuns(runs);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->new_nodes, 3u);  // two workloads and sha256(9)
+  EXPECT_EQ(outcome->new_edges, 3u);
+
+  TraversalOptions options;
+  options.edge_kinds = EdgeKindMask::Of(EdgeKind::kDerived).Add(EdgeKind::kRuns);
+  absl::StatusOr<TraversalResult> d = store_->Descendants(Sha256(2), options);
+  ASSERT_TRUE(d.ok());
+  std::vector<std::string> refs;
+  for (const TraversedNode& n : d->nodes)
+    refs.push_back(n.ref);
+  EXPECT_THAT(refs, UnorderedElementsAre(Sha256(1), "workload:prod/pay/Deployment/api",
+                                         "workload:prod/pay/Deployment/worker"));
+
+  NodeInfo api = MustShow("workload:prod/pay/Deployment/api");
+  EXPECT_EQ(api.kind, NodeKind::kWorkload);
+  ASSERT_EQ(api.in_edges.size(), 2u);
+  EXPECT_EQ(api.in_edges[0].attestation, "inventory-1");
+  EXPECT_EQ(api.in_edges[0].kind, EdgeKind::kRuns);
+  EXPECT_EQ(api.in_edges[0].time, absl::FromUnixSeconds(1750000000));
+
+  absl::StatusOr<AttestationSummary> summary = store_->GetAttestation("inventory-1");
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->format, "inventory");
+
+  absl::StatusOr<IngestOutcome> again = store_->AddRuns(runs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(Edges(GetStats(), EdgeKind::kRuns), 3u);
+}
+
+TEST_F(StoreTest, AddRunsRejectsMalformedRefsAndWritesNothing) {
+  RunsRecord runs;
+  runs.id = "inv";
+  runs.runs = {{Sha256(1), "workload:prod/pay/api"}};
+  EXPECT_EQ(store_->AddRuns(runs).status().code(), absl::StatusCode::kInvalidArgument);
+  runs.runs = {{"builder:x", "workload:a/b/c/d"}};
+  EXPECT_EQ(store_->AddRuns(runs).status().code(), absl::StatusCode::kInvalidArgument);
+  runs.runs.clear();
+  EXPECT_EQ(store_->AddRuns(runs).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetStats().attestations, 0u);
+}
+
+TEST_F(StoreTest, ReopenPersistsEverythingAndRebuildsTheSameIndex) {
+  ASSERT_TRUE(store_->Ingest(SignedRecord("att1", 1, 2, 3)).ok());
+  ASSERT_TRUE(store_->Ingest(Record("att2", {Sha256(4)}, {Sha256(1), Sha512(2)})).ok());
+  ASSERT_TRUE(store_->Ingest(Record("att3", {Sha256(4)}, {Sha256(1)})).ok());
+  StoreStats before = GetStats();
+  absl::StatusOr<TraversalResult> d_before = store_->Descendants(KeyRef(3), {});
+  absl::StatusOr<TraversalResult> a_before = store_->Ancestors(Sha256(4), {});
+  NodeInfo show_before = MustShow(Sha256(1));
+  ASSERT_TRUE(d_before.ok() && a_before.ok());
+
+  Reopen();
+  StoreStats after = GetStats();
+  for (int i = 0; i < kNodeKindCount; ++i)
+    EXPECT_EQ(after.nodes_by_kind[i], before.nodes_by_kind[i]);
+  for (int i = 0; i < kEdgeKindCount; ++i)
+    EXPECT_EQ(after.edges_by_kind[i], before.edges_by_kind[i]);
+  EXPECT_EQ(after.edge_assertions, before.edge_assertions);
+  EXPECT_EQ(after.attestations, before.attestations);
+
+  absl::StatusOr<TraversalResult> d_after = store_->Descendants(KeyRef(3), {});
+  absl::StatusOr<TraversalResult> a_after = store_->Ancestors(Sha256(4), {});
+  ASSERT_TRUE(d_after.ok() && a_after.ok());
+  ASSERT_EQ(d_after->nodes.size(), d_before->nodes.size());
+  for (size_t i = 0; i < d_after->nodes.size(); ++i) {
+    EXPECT_EQ(d_after->nodes[i].ref, d_before->nodes[i].ref);
+    EXPECT_EQ(d_after->nodes[i].depth, d_before->nodes[i].depth);
+  }
+  ASSERT_EQ(a_after->nodes.size(), a_before->nodes.size());
+  NodeInfo show_after = MustShow(Sha256(1));
+  EXPECT_EQ(show_after.aliases, show_before.aliases);
+  EXPECT_EQ(show_after.in_edges.size(), show_before.in_edges.size());
+  EXPECT_EQ(show_after.out_edges.size(), show_before.out_edges.size());
+
+  // Ids keep counting after a reopen: a new record does not reuse any.
+  ASSERT_TRUE(store_->Ingest(Record("att4", {Sha256(5)}, {Sha256(4)})).ok());
+  absl::StatusOr<uint64_t> count = store_->CountDescendants(KeyRef(3), {});
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, 3u);
+  EXPECT_EQ(MustShow(Sha256(5)).in_edges[0].attestation, "att4");
+}
+
+TEST_F(StoreTest, SecondOpenOfTheSameDatabaseIsUnavailable) {
+  absl::StatusOr<std::unique_ptr<Store>> second = Store::Open(dir_.db(), QuietOptions());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+}
+
+TEST_F(StoreTest, ReadOnlyOpenSeesDataAndRefusesWrites) {
+  ASSERT_TRUE(store_->Ingest(Record("att1", {Sha256(1)}, {Sha256(2)})).ok());
+  store_.reset();
+  StoreOptions options = QuietOptions();
+  options.read_only = true;
+  Reopen(options);
+  absl::StatusOr<uint64_t> count = store_->CountDescendants(Sha256(2), {});
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1u);
+  EXPECT_EQ(store_->Ingest(Record("att2", {Sha256(3)})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(StoreTest, OpenWithoutCreateOfMissingDatabaseIsNotFound) {
+  StoreOptions options = QuietOptions();
+  options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.path() + "/missing", options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kNotFound) << store.status();
+}
+
+TEST_F(StoreTest, ForeignRocksDbIsNotALineageDatabase) {
+  std::string path = dir_.path() + "/foreign";
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, path, &db).ok());
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+  delete db;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, QuietOptions());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument) << store.status();
+}
+
+TEST_F(StoreTest, UnknownFormatVersionIsDataLoss) {
+  store_.reset();
+  std::vector<std::string> names;
+  rocksdb::Options options;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir_.db(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names)
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir_.db(), descriptors, &handles, &db).ok());
+  size_t meta = std::find(names.begin(), names.end(), "meta") - names.begin();
+  ASSERT_LT(meta, names.size());
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[meta], "format_version",
+                      std::string("\0\0\0\x63", 4))
+                  .ok());
+  for (auto* h : handles)
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  delete db;
+
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.db(), QuietOptions());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+}
+
+TEST_F(StoreTest, DefaultLoggerWritesTheOpenMilestoneToLogLineage) {
+  store_.reset();
+  StoreOptions options = QuietOptions();
+  options.logger = nullptr;
+  Reopen(options);
+  std::ifstream log(dir_.db() + "/LOG-lineage");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("index rebuilt"), std::string::npos) << text.str();
+}
+
+TEST_F(StoreTest, TraversalOfUnknownOrMalformedRefIsReported) {
+  EXPECT_EQ(store_->Descendants(Sha256(1), {}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->Ancestors("nonsense", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->Show("sha256:abc").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, ReadersTraverseWhileAWriterIngests) {
+  StoreOptions options = QuietOptions();
+  options.index_merge_min_edges = 16;  // merge often while readers run
+  Reopen(options);
+  ASSERT_TRUE(store_->Ingest(Record("root", {Sha256(1)}, {Sha256(0)})).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) {
+    readers.emplace_back([&] {
+      uint64_t last = 0;
+      while (!done.load()) {
+        absl::StatusOr<uint64_t> n = store_->CountDescendants(Sha256(0), {});
+        // The chain only grows, so the count never goes down.
+        if (!n.ok() || *n < last) failures++;
+        if (n.ok()) last = *n;
+      }
+    });
+  }
+  for (int i = 1; i < 300; ++i)
+    ASSERT_TRUE(store_->Ingest(Record(fmt::format("att{}", i), {Sha256(i + 1)}, {Sha256(i)})).ok());
+  done = true;
+  for (std::thread& t : readers)
+    t.join();
+  EXPECT_EQ(failures.load(), 0);
+  absl::StatusOr<uint64_t> n = store_->CountDescendants(Sha256(0), {});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 300u);
+}
+
+}  // namespace
+}  // namespace lineage

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that lineage's build, tests, fuzzers and
+# benchmarks need. Skips the work when everything is already installed, so it
+# is cheap to call from the quick-start and CI commands. Nothing else is
+# downloaded at build time.
+set -euo pipefail
+
+PACKAGES=(
+  cmake ninja-build pkg-config g++ ccache
+  librocksdb-dev libboost-graph-dev capnproto libcapnp-dev libabsl-dev libfmt-dev
+  libssl-dev openssl libsimdjson-dev libcli11-dev libroaring-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
