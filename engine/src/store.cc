@@ -27,6 +27,7 @@
 #include "engine/include/lineage/ref.h"
 #include "engine/src/adjacency_index.h"
 #include "engine/src/encoding.h"
+#include "engine/src/store_impl.h"
 #include "engine/src/traversal.h"
 
 namespace lineage {
@@ -37,50 +38,17 @@ using internal::EdgeKey;
 using internal::NodeId;
 using internal::StoredAttestation;
 
-// Column families, in the order they are opened. "default" is required by
-// RocksDB and unused.
-enum Cf : int {
-  kDefault = 0,
-  kIds,
-  kNodes,
-  kAliases,
-  kOut,
-  kIn,
-  kAttestations,
-  kAttestationNumbers,
-  kMeta,
-  kCfCount,
-};
-
-constexpr const char* kCfNames[kCfCount] = {
-    "default",         internal::kCfIds, internal::kCfNodes,        internal::kCfAliases,
-    internal::kCfOut,  internal::kCfIn,  internal::kCfAttestations, internal::kCfAttestationNumbers,
-    internal::kCfMeta,
-};
-
 constexpr size_t kMaxRecordIdLength = 1024;
 
-using EdgeTriple = std::tuple<NodeId, EdgeKind, NodeId>;
-
-// Maps a RocksDB status to the most specific absl code, with context.
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view context) {
-  if (s.ok()) return absl::OkStatus();
-  std::string message = fmt::format("{}: {}", context, s.ToString());
-  // RocksDB reports a held LOCK file as an IOError ("lock hold by current
-  // process" or "While lock file ... Resource temporarily unavailable").
-  if (s.IsIOError() &&
-      (message.find("lock") != std::string::npos || message.find("LOCK") != std::string::npos)) {
-    return absl::UnavailableError(message);
-  }
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
-  if (s.IsNotFound()) return absl::NotFoundError(message);
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return absl::UnavailableError(message);
-  return absl::InternalError(message);
-}
-
+using internal::Cf;
 using internal::Counters;
+using internal::EdgeTriple;
+using internal::FromRocks;
+using internal::kAttestations;
+using internal::kCfCount;
+using internal::kCfNames;
+using internal::PendingBatch;
+using internal::StoreImpl;
 
 std::vector<std::string> NonEmptyContent(const std::vector<std::string>& digests) {
   std::vector<std::string> kept;
@@ -179,123 +147,26 @@ bool IsFingerprintKeyRef(std::string_view ref) {
   return ref.size() == 4 + 7 + 64 && ref.substr(0, 11) == "key:sha256:";
 }
 
-// Everything one WriteBatch will change, so that the in-memory state is
-// updated only after the batch commits, and not at all if it fails.
-struct PendingBatch {
-  explicit PendingBatch(const Counters& c) : counters(c), first_new_id(c.next_node_id) {}
+}  // namespace
 
-  rocksdb::WriteBatch batch;
-  Counters counters;
-  uint64_t first_new_id;
-  absl::flat_hash_map<std::string, uint64_t> refs;          // refs mapped by this batch
-  std::vector<std::pair<NodeKind, std::string>> new_nodes;  // ids first_new_id, first_new_id+1, ...
-  std::vector<std::pair<std::string, NodeId>> new_aliases;
-  std::vector<EdgeTriple> new_edges;  // distinct, new to the index
-  absl::flat_hash_set<EdgeTriple> new_edge_set;
-  absl::flat_hash_set<std::string> attestation_ids;
-};
+namespace internal {
 
-class StoreImpl final : public Store {
- public:
-  StoreImpl(std::string path, const StoreOptions& options, rocksdb::DB* db,
-            std::vector<rocksdb::ColumnFamilyHandle*> handles, std::shared_ptr<Logger> logger)
-      : path_(std::move(path)),
-        read_only_(options.read_only),
-        clock_(options.clock),
-        db_(db),
-        handles_(std::move(handles)),
-        logger_(std::move(logger)),
-        index_(options.index_merge_min_edges) {
-    write_options_.sync = options.sync;
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = fmt::format("{}: {}", context, s.ToString());
+  // RocksDB reports a held LOCK file as an IOError ("lock hold by current
+  // process" or "While lock file ... Resource temporarily unavailable").
+  if (s.IsIOError() &&
+      (message.find("lock") != std::string::npos || message.find("LOCK") != std::string::npos)) {
+    return absl::UnavailableError(message);
   }
-
-  ~StoreImpl() override {
-    // Flushing the memtables makes the next open read SST files instead of
-    // replaying the whole WAL into memtables, which at a million records
-    // takes longer than the index rebuild itself. A failure only makes that
-    // next open slower: the WAL still holds every committed write.
-    if (!read_only_) {
-      rocksdb::FlushOptions flush;
-      db_->Flush(flush, handles_).PermitUncheckedError();
-    }
-    for (rocksdb::ColumnFamilyHandle* h : handles_) {
-      // Close-time errors cannot be acted on; the WAL already holds every
-      // committed write.
-      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    }
-    db_->Close().PermitUncheckedError();
-    delete db_;
-  }
-
-  // Reads the format version and counters and rebuilds the index.
-  absl::Status Load();
-
-  absl::StatusOr<IngestOutcome> Ingest(const AttestationRecord& record) override;
-  absl::StatusOr<std::vector<IngestOutcome>> IngestBatch(
-      std::span<const AttestationRecord> records) override;
-  absl::StatusOr<IngestOutcome> AddRuns(const RunsRecord& record) override;
-
-  absl::StatusOr<TraversalResult> Descendants(std::string_view ref,
-                                              const TraversalOptions& options) override {
-    return Traverse(ref, options, /*forward=*/true);
-  }
-  absl::StatusOr<TraversalResult> Ancestors(std::string_view ref,
-                                            const TraversalOptions& options) override {
-    return Traverse(ref, options, /*forward=*/false);
-  }
-  absl::StatusOr<uint64_t> CountDescendants(std::string_view ref,
-                                            const TraversalOptions& options) override;
-  absl::StatusOr<NodeInfo> Show(std::string_view ref) override;
-  absl::StatusOr<AttestationSummary> GetAttestation(std::string_view id) override;
-  absl::StatusOr<StoreStats> Stats() override;
-
- private:
-  rocksdb::ColumnFamilyHandle* cf(Cf which) const { return handles_[which]; }
-  absl::Time Now() const { return clock_ ? clock_() : absl::Now(); }
-
-  absl::Status RebuildIndex();
-
-  // Write path. All of these REQUIRE write_mu_.
-  absl::StatusOr<bool> IsStored(const std::string& id, PendingBatch* pb);
-  absl::StatusOr<std::optional<uint64_t>> LookupRef(const std::string& ref, PendingBatch* pb);
-  absl::StatusOr<NodeId> NewNode(NodeKind kind, const std::string& ref, PendingBatch* pb);
-  void AddAlias(const std::string& alias, NodeId node, PendingBatch* pb);
-  absl::StatusOr<NodeId> ResolveDigests(const std::vector<std::string>& digests, PendingBatch* pb);
-  absl::StatusOr<NodeId> ResolveOrCreate(const std::string& ref, NodeKind kind, PendingBatch* pb);
-  void Assert(NodeId src, EdgeKind kind, NodeId dst, uint64_t attestation, absl::Time time,
-              absl::flat_hash_set<EdgeTriple>* asserted, PendingBatch* pb);
-  void PutAttestation(const std::string& id, const StoredAttestation& a, PendingBatch* pb);
-  absl::StatusOr<IngestOutcome> Prepare(const AttestationRecord& record, PendingBatch* pb);
-  absl::Status Commit(PendingBatch* pb);
-
-  // Read path.
-  absl::StatusOr<NodeId> FindNode(std::string_view ref);
-  absl::StatusOr<TraversalResult> Traverse(std::string_view ref, const TraversalOptions& options,
-                                           bool forward);
-  absl::Status ScanEdges(Cf which, NodeId node, bool outgoing,
-                         absl::flat_hash_map<uint64_t, std::string>* attestation_ids,
-                         std::vector<EdgeInfo>* edges);
-
-  const std::string path_;
-  const bool read_only_;
-  const std::function<absl::Time()> clock_;
-  rocksdb::DB* const db_;  // owned; closed and deleted by the destructor
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::WriteOptions write_options_;
-  std::shared_ptr<Logger> logger_;
-
-  // Serialises writers. A writer reads the index without index_mu_: it is
-  // the only thread that ever mutates it.
-  std::mutex write_mu_;
-
-  // Guards index_ and counters_: readers share it, the writer takes it
-  // exclusively only to apply a committed batch.
-  mutable std::shared_mutex index_mu_;
-  AdjacencyIndex index_;
-  Counters counters_;
-
-  internal::ColorPool colors_;
-};
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return absl::UnavailableError(message);
+  return absl::InternalError(message);
+}
 
 absl::Status StoreImpl::Load() {
   rocksdb::ReadOptions read;
@@ -906,6 +777,10 @@ absl::StatusOr<StoreStats> StoreImpl::Stats() {
   if (ec) return absl::InternalError(fmt::format("list {}: {}", path_, ec.message()));
   return stats;
 }
+
+}  // namespace internal
+
+namespace {
 
 rocksdb::CompressionType PickCompression(bool prefer_zstd) {
   std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
