@@ -29,6 +29,16 @@ inline constexpr char kCfIn[] = "in";
 inline constexpr char kCfAttestations[] = "attestations";
 inline constexpr char kCfAttestationNumbers[] = "attestation_numbers";
 inline constexpr char kCfMeta[] = "meta";
+// Revocation state (docs/storage.md, "Revocations"): reviewed plans, enforced
+// revocations, the deny-list log (which also journals taint), evidence and
+// the hash-chained audit log.
+inline constexpr char kCfPlans[] = "plans";
+inline constexpr char kCfRevocations[] = "revocations";
+inline constexpr char kCfDenyLog[] = "deny_log";
+inline constexpr char kCfEvidence[] = "evidence";
+inline constexpr char kCfAudit[] = "audit";
+// The current workload inventory of each cluster.
+inline constexpr char kCfInventories[] = "inventories";
 
 // Keys of the `meta` column family.
 inline constexpr char kMetaFormatVersion[] = "format_version";

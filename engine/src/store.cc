@@ -180,7 +180,10 @@ absl::Status StoreImpl::Load() {
     if (it->Valid()) {
       return absl::DataLossError(fmt::format("{}: nodes present but no format version", path_));
     }
-    if (read_only_) return RebuildIndex();
+    if (read_only_) {
+      if (absl::Status st = RebuildIndex(); !st.ok()) return st;
+      return LoadRevocations();
+    }
     std::string version;
     internal::PutFixed32(&version, internal::kFormatVersion);
     rocksdb::WriteBatch batch;
@@ -208,7 +211,9 @@ absl::Status StoreImpl::Load() {
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "read counters");
   }
-  return RebuildIndex();
+  if (absl::Status st = RebuildIndex(); !st.ok()) return st;
+  if (absl::Status st = LoadInventories(); !st.ok()) return st;
+  return LoadRevocations();
 }
 
 absl::Status StoreImpl::RebuildIndex() {
@@ -386,6 +391,7 @@ void StoreImpl::Assert(NodeId src, EdgeKind kind, NodeId dst, uint64_t attestati
   if (src == dst || src == internal::kNoNode || dst == internal::kNoNode) return;
   EdgeTriple edge{src, kind, dst};
   if (!asserted->insert(edge).second) return;  // said twice by one record: one assertion
+  pb->assertions.push_back({src, kind, dst, time});
 
   std::string value = internal::EncodeEdgeValue(time);
   pb->batch.Put(cf(kOut), internal::EncodeEdgeKey({src, kind, dst, attestation}), value);
@@ -418,6 +424,7 @@ absl::StatusOr<IngestOutcome> StoreImpl::Prepare(const AttestationRecord& record
     outcome.duplicate = true;
     return outcome;
   }
+  if (pb->first_attestation.empty()) pb->first_attestation = record.id;
   size_t nodes_before = pb->new_nodes.size();
   size_t edges_before = pb->new_edges.size();
   uint64_t number = pb->counters.next_attestation++;
@@ -498,14 +505,26 @@ absl::Status StoreImpl::Commit(PendingBatch* pb) {
   // The batch is durable (to the configured level); only now does the index
   // see it, so a reader never finds an edge that a failed write left out.
   {
-    std::unique_lock lock(index_mu_);
-    for (const auto& [kind, ref] : pb->new_nodes)
-      index_.AddNode(kind, ref);
-    for (const auto& [alias, node] : pb->new_aliases)
-      index_.AddAlias(alias, node);
-    for (const auto& [src, kind, dst] : pb->new_edges)
-      index_.AddEdge(src, kind, dst);
-    counters_ = pb->counters;
+    // A taint change is installed together with the edges that cause it: a
+    // check waits on taint_mu_ and so never sees the new edges untainted.
+    std::unique_lock taint_lock(taint_mu_, std::defer_lock);
+    if (!pb->install_taint.empty()) taint_lock.lock();
+    {
+      std::unique_lock lock(index_mu_);
+      for (const auto& [kind, ref] : pb->new_nodes)
+        index_.AddNode(kind, ref);
+      for (const auto& [alias, node] : pb->new_aliases)
+        index_.AddAlias(alias, node);
+      for (const auto& [src, kind, dst] : pb->new_edges)
+        index_.AddEdge(src, kind, dst);
+      counters_ = pb->counters;
+    }
+    for (const std::function<void()>& install : pb->install_taint)
+      install();
+  }
+  if (pb->deny_changed) {
+    std::lock_guard lock(listener_mu_);
+    if (deny_listener_) deny_listener_(pb->deny_seq);
   }
 
   if (index_.ShouldMerge()) {
@@ -553,6 +572,9 @@ absl::StatusOr<std::vector<IngestOutcome>> StoreImpl::IngestBatch(
     outcomes.push_back(*outcome);
   }
   if (pb.attestation_ids.empty()) return outcomes;  // all duplicates: nothing to write
+  // Taint that these attestations extend is written in the same batch, so a
+  // killed process leaves neither or both.
+  if (absl::Status s = PrepareStickyTaint(&pb); !s.ok()) return s;
   if (absl::Status s = Commit(&pb); !s.ok()) return s;
   return outcomes;
 }
@@ -814,9 +836,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
   bool exists = rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok();
   if (exists) {
     for (int i = 1; i < kCfCount; ++i) {
-      if (std::find(existing.begin(), existing.end(), kCfNames[i]) == existing.end()) {
+      if (std::find(existing.begin(), existing.end(), kCfNames[i]) != existing.end()) continue;
+      if (i < internal::kCoreCfCount) {
         return absl::InvalidArgumentError(fmt::format(
             "{} is a RocksDB database but not a lineage database (no column family \"{}\")", path,
+            kCfNames[i]));
+      }
+      if (options.read_only) {
+        return absl::FailedPreconditionError(fmt::format(
+            "{} predates column family \"{}\": open it once read-write to upgrade it", path,
             kCfNames[i]));
       }
     }

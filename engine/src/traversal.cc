@@ -270,4 +270,27 @@ VisitResult Traverse(const DirectionView& view, NodeId root, const TraversalOpti
   return result;
 }
 
+VisitResult TraverseMany(const DirectionView& view, std::span<const NodeId> roots,
+                         const TraversalOptions& options, ColorPool* colors) {
+  TraversalState state{options.edge_kinds.bits(), options.max_depth, /*limit=*/0};
+  IndexGraph graph{view, &state};
+
+  std::vector<Visit> visits;
+  visits.reserve(roots.size());
+  VisitQueue queue(&visits);
+  LimitingVisitor visitor(&queue, &state);
+
+  std::unique_ptr<std::vector<uint8_t>> buffer = colors->Take(view.node_count);
+  ScratchColorMap color{buffer->data()};
+  boost::breadth_first_visit(graph, roots.begin(), roots.end(), queue, visitor, color);
+
+  for (const Visit& v : visits)
+    (*buffer)[v.node >> 2] = 0;
+  colors->Return(std::move(buffer));
+
+  VisitResult result;
+  result.nodes = std::move(visits);
+  return result;
+}
+
 }  // namespace lineage::internal

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "engine/include/lineage/store.h"
@@ -45,5 +46,33 @@ class ColorPool {
 // lock for the whole call.
 VisitResult Traverse(const DirectionView& view, NodeId root, const TraversalOptions& options,
                      ColorPool* colors);
+
+// One breadth-first traversal from several roots at once, each at depth 0, so
+// that a node reachable from many roots is visited once (a key's thousands of
+// subjects share most of their descendants). Unlike Traverse, the result
+// includes the roots. options.limit must be 0. REQUIRES: roots distinct, each
+// < view.node_count; the caller holds the index's shared lock (or is its only
+// writer).
+VisitResult TraverseMany(const DirectionView& view, std::span<const NodeId> roots,
+                         const TraversalOptions& options, ColorPool* colors);
+
+// Calls fn(other_end, kind) for every edge of `node` in `view` whose kind is
+// in `mask`: its CSR row, then its delta list.
+template <typename Fn>
+void ForEachEdge(const DirectionView& view, NodeId node, EdgeKindMask mask, Fn&& fn) {
+  if (node < view.csr->rows()) {
+    const uint32_t* begin = view.csr->edges.data() + view.csr->offsets[node];
+    const uint32_t* end = view.csr->edges.data() + view.csr->offsets[node + 1];
+    for (const uint32_t* e = begin; e != end; ++e) {
+      if (mask.Contains(PackedKind(*e))) fn(PackedNode(*e), PackedKind(*e));
+    }
+  }
+  if (view.has_delta && node < view.node_count &&
+      (((*view.delta_bits)[node >> 6] >> (node & 63)) & 1)) {
+    for (const DeltaEdge& d : (*view.delta_lists)[(*view.delta_slot)[node]]) {
+      if (mask.Contains(d.kind)) fn(d.other, d.kind);
+    }
+  }
+}
 
 }  // namespace lineage::internal

@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "engine/include/lineage/attestation.h"
 #include "engine/include/lineage/log.h"
+#include "engine/include/lineage/revocation.h"
 #include "engine/include/lineage/types.h"
 
 namespace lineage {
@@ -86,6 +87,66 @@ struct RunsRecord {
   absl::Time time = absl::InfinitePast();  // when the inventory was taken
   std::string source;                      // informational, e.g. the file name
   std::string raw;                         // the inventory as received; may be empty
+};
+
+// A cluster's complete workload inventory at one time (ingest/inventory.h
+// parses kubectl output and lineage's list into one). Stored like a
+// RunsRecord, so its runs edges stay in the graph as history, and it also
+// becomes the cluster's *current* inventory: what Store::Workloads and a
+// revocation's affected workloads take as running now.
+struct InventoryRecord {
+  std::string id;       // unique per inventory: SHA-256 of cluster and file (ParseInventory)
+  std::string cluster;  // every runs[i].workload is "workload:<cluster>/..."
+  std::vector<RunsAssertion> runs;         // may be empty: nothing runs in the cluster
+  absl::Time time = absl::InfinitePast();  // when the inventory was taken
+  std::string source;                      // informational, e.g. the file name
+  std::string raw;                         // the inventory as received; may be empty
+};
+
+struct InventoryOutcome {
+  bool duplicate = false;  // the id was already stored: nothing changed
+  // Taken before the cluster's current inventory (a late delivery): stored
+  // as history, but the current inventory stays.
+  bool stale = false;
+  std::string replaced;  // id of the inventory this one replaced as current; "" if none
+  uint64_t new_nodes = 0;
+  uint64_t new_edges = 0;
+};
+
+struct ClusterWorkload {
+  std::string ref;                  // "workload:<cluster>/<namespace>/<kind>/<name>"
+  std::vector<std::string> images;  // canonical artifact refs it runs, sorted
+};
+
+// A cluster's current inventory.
+struct ClusterInventory {
+  std::string cluster;
+  std::string inventory;                   // its id
+  absl::Time time;                         // when it was taken
+  std::vector<ClusterWorkload> workloads;  // sorted by ref
+};
+
+// How one signing identity has been used, from its `signed` edges. Times
+// are those the edges record: the attestation's time (build finish, else
+// when it was ingested), not a separately verified signing time.
+struct SignerUsage {
+  std::string key;            // canonical key ref
+  bool keyless = false;       // a keyless identity, not a key:sha256:<fingerprint> key
+  uint64_t attestations = 0;  // distinct attestations it signed
+  absl::Time first_signed = absl::InfinitePast();  // InfinitePast: no known time
+  absl::Time last_signed = absl::InfinitePast();
+  // A long-lived key still signing more than the rotation age after its
+  // first signature: last_signed - first_signed > rotation_age. Never set for
+  // keyless identities, whose certificates are short-lived by construction.
+  bool beyond_rotation_age = false;
+};
+
+struct KeyUsageReport {
+  absl::Duration rotation_age;
+  std::vector<SignerUsage> signers;      // sorted by key ref
+  uint64_t signed_attestations = 0;      // attestations with at least one signer
+  uint64_t keyless_attestations = 0;     // ... signed by at least one keyless identity
+  uint64_t long_lived_attestations = 0;  // ... signed by at least one long-lived key
 };
 
 struct IngestOutcome {
@@ -188,6 +249,24 @@ class Store {
   // runs, or a ref that does not parse as an artifact / workload.
   virtual absl::StatusOr<IngestOutcome> AddRuns(const RunsRecord& record) = 0;
 
+  // Stores a cluster's inventory atomically (its nodes, runs edges, record
+  // and, unless stale, its place as the cluster's current inventory, in one
+  // WriteBatch) and makes it current unless record.time is before the
+  // current one's. Idempotent on record.id. Other clusters' inventories are
+  // untouched. Returns InvalidArgument for a bad id or cluster, a ref that
+  // does not parse, or a workload outside record.cluster.
+  virtual absl::StatusOr<InventoryOutcome> ReplaceInventory(const InventoryRecord& record) = 0;
+
+  // The current inventory of `cluster`, or of every cluster (sorted by name)
+  // when it is empty. NotFound when `cluster` has no inventory.
+  virtual absl::StatusOr<std::vector<ClusterInventory>> Workloads(std::string_view cluster) = 0;
+
+  // Every key node's usage, and the share of attestations signed keylessly
+  // versus by long-lived keys. One scan of the signed edges; an ingest
+  // running meanwhile may or may not be counted. InvalidArgument unless
+  // rotation_age is positive.
+  virtual absl::StatusOr<KeyUsageReport> KeyUsage(absl::Duration rotation_age) = 0;
+
   // Node-unique breadth-first traversals from `ref` (any accepted ref form or
   // alias). NotFound when the ref is valid but unknown; InvalidArgument when
   // it does not parse.
@@ -208,6 +287,73 @@ class Store {
   virtual absl::StatusOr<AttestationSummary> GetAttestation(std::string_view id) = 0;
 
   virtual absl::StatusOr<StoreStats> Stats() = 0;
+
+  // ---- Revocation (lineage/revocation.h; semantics in docs/revocation.md) ----
+  //
+  // Writers (CreatePlan, Approve, Enforce, Lift, UpdateSettings) are
+  // serialised with ingest; each is one WriteBatch together with its evidence
+  // and audit entry, so a killed process leaves all of it or none. Readers
+  // (Check, Why, DenyList*) never wait for a writer's I/O.
+
+  // Computes and stores a plan (a dry run: nothing is denied). The same
+  // review against the same state returns the same plan. InvalidArgument for
+  // no roots, a ref that is not a digest/key/builder, an empty reason or
+  // actor, or since >= until.
+  virtual absl::StatusOr<Plan> CreatePlan(const PlanRequest& request,
+                                          const PlanListing& listing) = 0;
+  // NotFound for an unknown id.
+  virtual absl::StatusOr<Plan> GetPlan(std::string_view plan_id, const PlanListing& listing) = 0;
+  // Every stored plan, newest first, with no artifacts or workloads listed.
+  virtual absl::StatusOr<std::vector<Plan>> ListPlans() = 0;
+  // Records an approval. FailedPrecondition if the plan is already enforced;
+  // AlreadyExists if `principal` already approved it.
+  virtual absl::StatusOr<Plan> Approve(std::string_view plan_id, std::string_view principal) = 0;
+  // Enforces a plan. PermissionDenied when a bulk plan lacks approvals by two
+  // distinct principals other than options.actor; FailedPrecondition when it
+  // is already enforced. When the closure changed since review and
+  // accept_changes is false, returns enforced = false and writes nothing.
+  virtual absl::StatusOr<EnforceResult> Enforce(std::string_view plan_id,
+                                                const EnforceOptions& options) = 0;
+  // Ends an active revocation. FailedPrecondition if it is already lifted.
+  virtual absl::StatusOr<LiftResult> Lift(std::string_view revocation_id, std::string_view actor,
+                                          std::string_view reason) = 0;
+  virtual absl::StatusOr<Revocation> GetRevocation(std::string_view revocation_id) = 0;
+  // All revocations, oldest first.
+  virtual absl::StatusOr<std::vector<Revocation>> ListRevocations() = 0;
+
+  virtual RevocationSettings GetSettings() = 0;
+  // Changing advisory_only appends a deny-list delta (everything denied
+  // leaves, or re-enters, the deny list).
+  virtual absl::Status UpdateSettings(const RevocationSettings& settings, std::string_view actor,
+                                      std::string_view reason) = 0;
+
+  // The gate check: a point lookup of materialised taint (with options.at, a
+  // replay of the history). InvalidArgument when `digest` is not an artifact
+  // digest. Never blocks on a writer's I/O.
+  virtual absl::StatusOr<CheckResult> Check(std::string_view digest,
+                                            const CheckOptions& options) = 0;
+  // Why a digest is blocked (each covering revocation with the shortest chain
+  // from its root), or its provenance when it is promotable.
+  virtual absl::StatusOr<WhyResult> Why(std::string_view digest) = 0;
+
+  // Deltas with seq > `after_seq`, at most `max_deltas` of them.
+  virtual absl::StatusOr<DenyListPage> DenyListSince(uint64_t after_seq, size_t max_deltas) = 0;
+  // The complete deny list now, with the sequence it reflects.
+  virtual absl::StatusOr<DenyListSnapshot> DenyList() = 0;
+  // Called (on the writer's thread, after the change is durable and visible)
+  // with the new head sequence whenever the deny list log grows. One
+  // listener; nullptr removes it. The callback must not call into the store's
+  // writers.
+  virtual void SetDenyListListener(std::function<void(uint64_t head_seq)> listener) = 0;
+
+  // Evidence records of a revocation (its plan's, its approvals', its
+  // enforcement's and its lift's) or of a plan id, oldest first.
+  virtual absl::StatusOr<std::vector<EvidenceRecord>> Evidence(std::string_view revocation_or_plan) = 0;
+  // Audit entries with seq >= from_seq, at most `max`.
+  virtual absl::StatusOr<std::vector<AuditEntry>> AuditLog(uint64_t from_seq, size_t max) = 0;
+  // Re-hashes the whole chain and every evidence record it covers: finds an
+  // edited, deleted, inserted or reordered entry or evidence record.
+  virtual absl::StatusOr<AuditVerification> VerifyAudit() = 0;
 };
 
 }  // namespace lineage
