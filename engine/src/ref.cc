@@ -100,6 +100,54 @@ std::string NormaliseAlgorithm(std::string_view algorithm) {
   return a;
 }
 
+constexpr std::string_view kKeylessPrefix = "keyless:";
+
+bool NeedsEscape(unsigned char c) {
+  return c == '%' || c == '|' || c <= 0x20 || c == 0x7f;
+}
+
+std::string EscapeKeylessPart(std::string_view part) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(part.size());
+  for (unsigned char c : part) {
+    if (NeedsEscape(c)) {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+absl::StatusOr<std::string> UnescapeKeylessPart(std::string_view part) {
+  std::string out;
+  out.reserve(part.size());
+  for (size_t i = 0; i < part.size(); ++i) {
+    if (part[i] != '%') {
+      out.push_back(part[i]);
+      continue;
+    }
+    int hi = i + 2 < part.size() ? HexValue(part[i + 1]) : -1;
+    int lo = i + 2 < part.size() ? HexValue(part[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      return absl::InvalidArgumentError("keyless ref has a '%' not followed by two hex digits");
+    }
+    out.push_back(static_cast<char>(hi << 4 | lo));
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> CanonicalDigest(std::string_view algorithm, std::string_view value) {
@@ -200,6 +248,40 @@ absl::StatusOr<Ref> WorkloadRef(std::string_view cluster, std::string_view ns,
              fmt::format("{}{}{}{}{}{}{}{}", "workload:", cluster, "/", ns, "/", kind, "/", name)};
 }
 
+absl::StatusOr<Ref> KeylessRef(std::string_view issuer, std::string_view san) {
+  if (issuer.empty() || san.empty() || issuer.size() > kMaxIdLength || san.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError(
+        "keyless identity needs a non-empty issuer and SAN of at most 2048 bytes each");
+  }
+  return Ref{NodeKind::kKey, fmt::format("key:{}{}|{}", kKeylessPrefix, EscapeKeylessPart(issuer),
+                                         EscapeKeylessPart(san))};
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParseKeylessRef(std::string_view text) {
+  if (text.size() < 4 || !EqualsIgnoreCase(text.substr(0, 4), "key:")) {
+    return absl::InvalidArgumentError("keyless ref must start with key:keyless:");
+  }
+  std::string_view rest = text.substr(4);
+  if (rest.size() < kKeylessPrefix.size() ||
+      !EqualsIgnoreCase(rest.substr(0, kKeylessPrefix.size()), kKeylessPrefix)) {
+    return absl::InvalidArgumentError("keyless ref must start with key:keyless:");
+  }
+  rest.remove_prefix(kKeylessPrefix.size());
+  size_t bar = rest.find('|');
+  if (bar == std::string_view::npos || rest.find('|', bar + 1) != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "keyless ref must be key:keyless:<issuer>|<san> with exactly one '|'");
+  }
+  absl::StatusOr<std::string> issuer = UnescapeKeylessPart(rest.substr(0, bar));
+  if (!issuer.ok()) return issuer.status();
+  absl::StatusOr<std::string> san = UnescapeKeylessPart(rest.substr(bar + 1));
+  if (!san.ok()) return san.status();
+  if (issuer->empty() || san->empty()) {
+    return absl::InvalidArgumentError("keyless ref has an empty issuer or SAN");
+  }
+  return std::make_pair(*std::move(issuer), *std::move(san));
+}
+
 absl::StatusOr<Ref> ParseRef(std::string_view text) {
   size_t colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0) {
@@ -234,6 +316,14 @@ absl::StatusOr<Ref> ParseRef(std::string_view text) {
     if (rest.size() == 7 + 64 && EqualsIgnoreCase(rest.substr(0, 7), "sha256:") &&
         IsHex(rest.substr(7))) {
       return Ref{NodeKind::kKey, KeyRefFromFingerprint(rest.substr(7))};
+    }
+    // A keyless identity has one canonical spelling; parse and rebuild it
+    // so that two spellings of one identity are one node.
+    if (rest.size() >= kKeylessPrefix.size() &&
+        EqualsIgnoreCase(rest.substr(0, kKeylessPrefix.size()), kKeylessPrefix)) {
+      absl::StatusOr<std::pair<std::string, std::string>> identity = ParseKeylessRef(text);
+      if (!identity.ok()) return identity.status();
+      return KeylessRef(identity->first, identity->second);
     }
     if (!IsCleanId(rest) || rest.size() > 512) {
       return absl::InvalidArgumentError("key ref must be key:sha256:<hex> or key:<keyid>");

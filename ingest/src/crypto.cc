@@ -278,6 +278,49 @@ absl::StatusOr<std::string> PublicKey::VerifyWithScheme(std::string_view message
   return scheme;
 }
 
+absl::Status PublicKey::VerifyDigest(std::string_view digest_name, std::string_view digest,
+                                     std::string_view signature) const {
+  const EVP_MD* md = digest_name == "sha256"   ? EVP_sha256()
+                     : digest_name == "sha384" ? EVP_sha384()
+                     : digest_name == "sha512" ? EVP_sha512()
+                                               : nullptr;
+  if (md == nullptr || static_cast<size_t>(EVP_MD_get_size(md)) != digest.size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("unsupported digest {} of {} bytes", digest_name, digest.size()));
+  }
+  if (algorithm_ == "ed25519") {
+    return absl::InvalidArgumentError("an Ed25519 key cannot verify a signature over a digest");
+  }
+  auto* pkey = static_cast<EVP_PKEY*>(pkey_);
+  auto verify = [&](std::string_view sig) {
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new(pkey, nullptr),
+                                                                    &EVP_PKEY_CTX_free);
+    if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(ctx.get(), md) != 1) {
+      return false;
+    }
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
+        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1) {
+      return false;
+    }
+    return EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
+                           sig.size(), reinterpret_cast<const unsigned char*>(digest.data()),
+                           digest.size()) == 1;
+  };
+  bool ok = verify(signature);
+  const size_t raw_size = algorithm_ == "ecdsa-p384-sha384" ? 96 : 64;
+  if (!ok && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC && signature.size() == raw_size) {
+    std::string der = RawEcdsaToDer(signature);
+    ok = !der.empty() && verify(der);
+  }
+  ClearOpensslErrors();
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} verification failed with key {}", description_, ref()));
+  }
+  return absl::OkStatus();
+}
+
 std::string Sha256Hex(std::string_view data) {
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());

@@ -321,7 +321,10 @@ bool IsSigstoreBundle(const object& o) {
 }
 
 absl::StatusOr<DsseEnvelope> ParseEnvelopeObject(const object& o, const IngestLimits& limits) {
-  if (IsSigstoreBundle(o)) return absl::InvalidArgumentError("Sigstore bundle: not supported yet");
+  if (IsSigstoreBundle(o)) {
+    return absl::InvalidArgumentError(
+        "a Sigstore bundle, not a bare DSSE envelope (see ParseBundle in sigstore.h)");
+  }
 
   DsseEnvelope envelope;
   std::optional<std::string_view> payload_type, payload;
@@ -365,9 +368,14 @@ absl::StatusOr<DsseEnvelope> ParseEnvelopeObject(const object& o, const IngestLi
     if (keyid) signature.keyid = std::string(*keyid);
 
     if (cert && !cert->empty()) {
-      // Limitation: keyless (Fulcio certificate) signatures need a chain to a
-      // configured root and a signing time; both are a later issue.
-      signature.problem = "keyless certificate signatures are not supported yet";
+      // Limitation: a keyless certificate is short-lived, so it proves
+      // nothing without a verified signing time; a bare envelope carries no
+      // transparency-log entry, and looking one up online is not done
+      // (offline verification). Such envelopes are verified only inside a
+      // Sigstore bundle or a cosign manifest that holds the log entry.
+      signature.problem =
+          "signing time: a keyless certificate signature without a transparency-log entry; its "
+          "signing time cannot be established offline (use the Sigstore bundle)";
     } else if (!sig || sig->empty()) {
       signature.problem = "no \"sig\"";
     } else {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "ingest/include/lineage/ingest/sigstore.h"
 #include "ingest/src/json_util.h"
 
 namespace lineage::ingest {
@@ -110,13 +111,65 @@ absl::StatusOr<TrustedKey> ParseKey(const element& e, std::string_view path,
   return key;
 }
 
+absl::StatusOr<std::shared_ptr<const TrustedRoot>> ParseTrustedRootRef(const element& e,
+                                                                       std::string_view path,
+                                                                       std::string_view base_dir) {
+  object o;
+  LINEAGE_RETURN_IF_ERROR(json::AsObject(e, path, &o));
+  LINEAGE_RETURN_IF_ERROR(CheckKnownFields(o, path, {"name", "file"}));
+  std::optional<std::string_view> name, file;
+  LINEAGE_RETURN_IF_ERROR(json::FindString(o, path, "name", &name));
+  LINEAGE_RETURN_IF_ERROR(json::FindString(o, path, "file", &file));
+  if (!name || name->empty()) return json::Error(json::Join(path, "name"), "missing or empty");
+  if (!file || file->empty()) return json::Error(json::Join(path, "file"), "missing or empty");
+  absl::StatusOr<std::shared_ptr<const TrustedRoot>> root =
+      TrustedRoot::LoadFile(ResolvePath(base_dir, *file));
+  if (!root.ok())
+    return json::Error(json::Join(path, "file"), std::string(root.status().message()));
+  return root;
+}
+
+absl::StatusOr<TrustedIdentity> ParseIdentity(const element& e, std::string_view path) {
+  object o;
+  LINEAGE_RETURN_IF_ERROR(json::AsObject(e, path, &o));
+  LINEAGE_RETURN_IF_ERROR(
+      CheckKnownFields(o, path, {"name", "issuer", "issuer_regex", "san", "san_regex"}));
+  std::optional<std::string_view> name, issuer, issuer_regex, san, san_regex;
+  LINEAGE_RETURN_IF_ERROR(json::FindString(o, path, "name", &name));
+  LINEAGE_RETURN_IF_ERROR(json::FindString(o, path, "issuer", &issuer));
+  LINEAGE_RETURN_IF_ERROR(json::FindString(o, path, "issuer_regex", &issuer_regex));
+  LINEAGE_RETURN_IF_ERROR(json::FindString(o, path, "san", &san));
+  LINEAGE_RETURN_IF_ERROR(json::FindString(o, path, "san_regex", &san_regex));
+  if (!name || name->empty()) return json::Error(json::Join(path, "name"), "missing or empty");
+  // Both parts are required: an identity without an issuer would trust any
+  // OIDC provider that can mint the SAN, and one without a SAN anyone that
+  // provider signs in.
+  if (issuer.has_value() == issuer_regex.has_value()) {
+    return json::Error(path, "exactly one of \"issuer\" and \"issuer_regex\" is required");
+  }
+  if (san.has_value() == san_regex.has_value()) {
+    return json::Error(path, "exactly one of \"san\" and \"san_regex\" is required");
+  }
+  std::string_view issuer_text = issuer ? *issuer : *issuer_regex;
+  std::string_view san_text = san ? *san : *san_regex;
+  if (issuer_text.empty())
+    return json::Error(json::Join(path, issuer ? "issuer" : "issuer_regex"), "empty");
+  if (san_text.empty()) return json::Error(json::Join(path, san ? "san" : "san_regex"), "empty");
+  absl::StatusOr<TrustedIdentity> identity =
+      MakeTrustedIdentity(std::string(*name), std::string(issuer_text), issuer_regex.has_value(),
+                          std::string(san_text), san_regex.has_value());
+  if (!identity.ok()) return json::Error(path, std::string(identity.status().message()));
+  return identity;
+}
+
 absl::StatusOr<TrustPolicy> ParseBody(std::string_view text, std::string_view base_dir) {
   simdjson::dom::parser parser;
   absl::StatusOr<element> root = json::Parse(parser, text, "policy");
   if (!root.ok()) return root.status();
   object o;
   LINEAGE_RETURN_IF_ERROR(json::AsObject(*root, "", &o));
-  LINEAGE_RETURN_IF_ERROR(CheckKnownFields(o, "", {"version", "threshold", "keys"}));
+  LINEAGE_RETURN_IF_ERROR(
+      CheckKnownFields(o, "", {"version", "threshold", "keys", "trusted_roots", "identities"}));
 
   std::optional<element> version, threshold;
   LINEAGE_RETURN_IF_ERROR(json::Find(o, "", "version", &version));
@@ -153,15 +206,86 @@ absl::StatusOr<TrustPolicy> ParseBody(std::string_view text, std::string_view ba
     policy.AddKey(*std::move(key));
   }
 
-  if (threshold_number > static_cast<int64_t>(policy.keys().size())) {
-    return json::Error("threshold", fmt::format("{} exceeds the number of keys ({})",
-                                                threshold_number, policy.keys().size()));
+  std::optional<array> roots, identities;
+  LINEAGE_RETURN_IF_ERROR(json::FindArray(o, "", "trusted_roots", &roots));
+  LINEAGE_RETURN_IF_ERROR(json::FindArray(o, "", "identities", &identities));
+  index = 0;
+  if (roots) {
+    for (element item : *roots) {
+      absl::StatusOr<std::shared_ptr<const TrustedRoot>> root =
+          ParseTrustedRootRef(item, json::Index("trusted_roots", index++), base_dir);
+      if (!root.ok()) return root.status();
+      policy.AddTrustedRoot(*std::move(root));
+    }
+  }
+  index = 0;
+  if (identities) {
+    for (element item : *identities) {
+      absl::StatusOr<TrustedIdentity> identity =
+          ParseIdentity(item, json::Index("identities", index++));
+      if (!identity.ok()) return identity.status();
+      policy.AddIdentity(*std::move(identity));
+    }
+  }
+  // An identity is useless without a root to chain its certificate to; say
+  // so now rather than reject every keyless attestation later.
+  if (!policy.identities().empty() && policy.trusted_roots().empty()) {
+    return json::Error("identities", "keyless identities need at least one trusted_roots entry");
+  }
+
+  const size_t signers = policy.keys().size() + policy.identities().size();
+  if (threshold_number > static_cast<int64_t>(signers)) {
+    return json::Error(
+        "threshold",
+        policy.identities().empty()
+            ? fmt::format("{} exceeds the number of keys ({})", threshold_number, signers)
+            : fmt::format("{} exceeds the number of keys and identities ({})", threshold_number,
+                          signers));
   }
   policy.set_threshold(static_cast<int>(threshold_number));
   return policy;
 }
 
 }  // namespace
+
+bool TrustedIdentity::Matches(std::string_view cert_issuer, std::string_view cert_san) const {
+  auto matches = [](const std::string& exact, const std::shared_ptr<const std::regex>& re,
+                    std::string_view value) {
+    if (!re) return value == exact;
+    try {
+      return std::regex_match(value.begin(), value.end(), *re);
+    } catch (const std::regex_error&) {
+      return false;
+    }
+  };
+  return matches(issuer, issuer_regex, cert_issuer) && matches(san, san_regex, cert_san);
+}
+
+absl::StatusOr<TrustedIdentity> MakeTrustedIdentity(std::string name, std::string issuer,
+                                                    bool issuer_is_regex, std::string san,
+                                                    bool san_is_regex) {
+  TrustedIdentity identity;
+  identity.name = std::move(name);
+  identity.issuer = std::move(issuer);
+  identity.san = std::move(san);
+  auto compile = [](const std::string& pattern, std::string_view field,
+                    std::shared_ptr<const std::regex>* out) -> absl::Status {
+    try {
+      *out = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: not a valid regular expression: {}", field, e.what()));
+    }
+    return absl::OkStatus();
+  };
+  if (issuer_is_regex) {
+    LINEAGE_RETURN_IF_ERROR(compile(identity.issuer, "issuer_regex", &identity.issuer_regex));
+  }
+  if (san_is_regex) {
+    LINEAGE_RETURN_IF_ERROR(compile(identity.san, "san_regex", &identity.san_regex));
+  }
+  return identity;
+}
 
 absl::StatusOr<TrustPolicy> TrustPolicy::Parse(std::string_view text, std::string_view base_dir,
                                                std::string_view source_name) {

@@ -16,26 +16,34 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "engine/include/lineage/ref.h"
 #include "ingest/include/lineage/ingest/crypto.h"
 #include "ingest/include/lineage/ingest/parse.h"
 #include "ingest/src/json_util.h"
 #include "ingest/src/parse_internal.h"
+#include "ingest/src/sigstore_internal.h"
 
 namespace lineage::ingest {
-namespace {
-
-using simdjson::dom::array;
-using simdjson::dom::element;
-using simdjson::dom::object;
+namespace internal {
 
 absl::Status WithSource(std::string_view source, const absl::Status& status) {
   return absl::Status(status.code(), fmt::format("{}: {}", source, std::string(status.message())));
 }
 
 ItemResult Failed(std::string_view source, const absl::Status& status,
-                  std::vector<std::string> warnings = {}) {
+                  std::vector<std::string> warnings) {
   return ItemResult{std::string(source), WithSource(source, status), std::move(warnings)};
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::Failed;
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
 
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
@@ -50,6 +58,19 @@ std::string AsciiLower(std::string_view s) {
 // names, witness' hash of the PEM text) name nothing we can check, so every
 // trusted key is tried instead.
 bool KeyidMatches(std::string_view keyid, const PublicKey& key) {
+  // npm's registry names its key "SHA256:<unpadded base64 of the SHA-256>".
+  if (keyid.size() > 7 && AsciiLower(keyid.substr(0, 7)) == "sha256:") {
+    absl::StatusOr<std::string> raw = DecodeBase64(keyid.substr(7));
+    if (raw.ok() && raw->size() == 32) {
+      static constexpr char kDigits[] = "0123456789abcdef";
+      std::string hex;
+      for (unsigned char c : *raw) {
+        hex.push_back(kDigits[c >> 4]);
+        hex.push_back(kDigits[c & 0xf]);
+      }
+      if (hex == key.fingerprint()) return true;
+    }
+  }
   std::string id = AsciiLower(keyid);
   std::string_view v = id;
   if (v.substr(0, 4) == "key:") v.remove_prefix(4);
@@ -63,16 +84,32 @@ std::string ShortKeyid(std::string_view keyid) {
   return fmt::format("{}...", keyid.substr(0, kMaxShown));
 }
 
+// Copies what the statement asserts into the record.
+void FillContent(StatementContent content, AttestationRecord* record,
+                 std::vector<std::string>* warnings) {
+  record->statement_type = std::move(content.statement_type);
+  record->predicate_type = std::move(content.predicate_type);
+  record->subjects = std::move(content.subjects);
+  record->materials = std::move(content.materials);
+  record->builder_id = std::move(content.builder_id);
+  record->time = content.time;
+  for (std::string& w : content.warnings)
+    warnings->push_back(std::move(w));
+}
+
 // Checks every signature over `signed_bytes` (and, for keys that allow it,
 // over `raw_payload`) and collects one signer per distinct trusted key.
 // Returns OK when at least policy.threshold() distinct keys verified; else
 // InvalidArgument listing each signature's failure. Failures of signatures
 // beyond the threshold become warnings: they are worth seeing, not fatal.
-absl::Status VerifySignatures(const std::vector<EnvelopeSignature>& signatures,
-                              std::string_view signed_bytes,
-                              std::optional<std::string_view> raw_payload,
-                              const TrustPolicy& policy, std::vector<VerifiedSigner>* signers,
-                              std::vector<std::string>* warnings) {
+}  // namespace
+
+absl::Status internal::VerifySignatures(const std::vector<EnvelopeSignature>& signatures,
+                                        std::string_view signed_bytes,
+                                        std::optional<std::string_view> raw_payload,
+                                        const TrustPolicy& policy,
+                                        std::vector<VerifiedSigner>* signers,
+                                        std::vector<std::string>* warnings) {
   std::vector<std::string> failures;
   for (size_t i = 0; i < signatures.size(); ++i) {
     const EnvelopeSignature& signature = signatures[i];
@@ -139,7 +176,24 @@ absl::Status VerifySignatures(const std::vector<EnvelopeSignature>& signatures,
     bool seen = false;
     for (const VerifiedSigner& s : *signers)
       seen = seen || s.key_ref == ref;
-    if (!seen) signers->push_back(VerifiedSigner{ref, signature.keyid, scheme});
+    // A keyid becomes an alias of the key's node. One spelled as a keyless
+    // identity ("keyless:<issuer>|<san>") would let this key capture that
+    // identity's node, so such a hint is dropped.
+    std::string keyid = signature.keyid;
+    if (AsciiLower(keyid.substr(0, 8)) == "keyless:") {
+      warnings->push_back(
+          fmt::format("{}: keyid \"{}\" has the form of a keyless identity; not "
+                      "recorded",
+                      path, ShortKeyid(keyid)));
+      keyid.clear();
+    }
+    if (!seen) {
+      VerifiedSigner signer;
+      signer.key_ref = ref;
+      signer.keyid = std::move(keyid);
+      signer.algorithm = std::move(scheme);
+      signers->push_back(std::move(signer));
+    }
   }
 
   const size_t required = static_cast<size_t>(policy.threshold() < 1 ? 1 : policy.threshold());
@@ -156,18 +210,25 @@ absl::Status VerifySignatures(const std::vector<EnvelopeSignature>& signatures,
   return absl::InvalidArgumentError(message);
 }
 
-// Copies what the statement asserts into the record.
-void FillContent(StatementContent content, AttestationRecord* record,
-                 std::vector<std::string>* warnings) {
-  record->statement_type = std::move(content.statement_type);
-  record->predicate_type = std::move(content.predicate_type);
-  record->subjects = std::move(content.subjects);
-  record->materials = std::move(content.materials);
-  record->builder_id = std::move(content.builder_id);
-  record->time = content.time;
-  for (std::string& w : content.warnings)
-    warnings->push_back(std::move(w));
+absl::Status internal::FillFromPayload(const DsseEnvelope& envelope, const IngestLimits& limits,
+                                       AttestationRecord* record,
+                                       std::vector<std::string>* warnings) {
+  if (envelope.payload_type != kInTotoPayloadType) {
+    return json::Error("payloadType",
+                       fmt::format("\"{}\" is not {}: the envelope carries no "
+                                   "in-toto statement",
+                                   envelope.payload_type.substr(0, 200), kInTotoPayloadType));
+  }
+  simdjson::dom::parser parser;
+  absl::StatusOr<element> payload = json::Parse(parser, envelope.payload, "payload");
+  if (!payload.ok()) return payload.status();
+  absl::StatusOr<StatementContent> content = internal::ParseStatementElement(*payload, "", limits);
+  if (!content.ok()) return content.status();
+  FillContent(*std::move(content), record, warnings);
+  return absl::OkStatus();
 }
+
+namespace {
 
 ItemResult VerifyDsse(std::string_view source, const object& envelope_object, std::string raw,
                       const TrustPolicy& policy, const IngestOptions& options) {
@@ -190,30 +251,16 @@ ItemResult VerifyDsse(std::string_view source, const object& envelope_object, st
     }
     record.unsigned_ = true;
   } else {
-    absl::Status verified = VerifySignatures(envelope->signatures, pae, envelope->payload, policy,
-                                             &record.signers, &item.warnings);
+    absl::Status verified = internal::VerifySignatures(envelope->signatures, pae, envelope->payload,
+                                                       policy, &record.signers, &item.warnings);
     if (!verified.ok()) return Failed(source, verified, std::move(item.warnings));
   }
 
   // Only now look at what was signed. The DSSE test vector, for one, is a
   // valid envelope whose payload is not an attestation.
-  if (envelope->payload_type != kInTotoPayloadType) {
-    return Failed(
-        source,
-        json::Error("payloadType",
-                    fmt::format("\"{}\" is not {}: the envelope carries no in-toto "
-                                "statement",
-                                envelope->payload_type.substr(0, 200), kInTotoPayloadType)),
-        std::move(item.warnings));
-  }
-  simdjson::dom::parser parser;
-  absl::StatusOr<element> payload = json::Parse(parser, envelope->payload, "payload");
-  if (!payload.ok()) return Failed(source, payload.status(), std::move(item.warnings));
-  absl::StatusOr<StatementContent> content =
-      internal::ParseStatementElement(*payload, "", options.limits);
-  if (!content.ok()) return Failed(source, content.status(), std::move(item.warnings));
-
-  FillContent(*std::move(content), &record, &item.warnings);
+  absl::Status filled =
+      internal::FillFromPayload(*envelope, options.limits, &record, &item.warnings);
+  if (!filled.ok()) return Failed(source, filled, std::move(item.warnings));
   record.source = std::string(source);
   record.raw = std::move(raw);
   item.record = std::move(record);
@@ -238,8 +285,9 @@ ItemResult VerifyClassicLink(std::string_view source, const object& o, std::stri
     record.unsigned_ = true;
   } else {
     // Links sign the canonical JSON itself; there is no raw-payload variant.
-    absl::Status verified = VerifySignatures(link->signatures, link->canonical_signed, std::nullopt,
-                                             policy, &record.signers, &item.warnings);
+    absl::Status verified =
+        internal::VerifySignatures(link->signatures, link->canonical_signed, std::nullopt, policy,
+                                   &record.signers, &item.warnings);
     if (!verified.ok()) return Failed(source, verified, std::move(item.warnings));
   }
   FillContent(std::move(link->content), &record, &item.warnings);
@@ -276,6 +324,65 @@ ItemResult AcceptUnsigned(std::string_view source, const element& root, std::str
     record.id = Sha256Hex(raw);
   }
   FillContent(*std::move(content), &record, &item.warnings);
+  record.source = std::string(source);
+  record.raw = std::move(raw);
+  item.record = std::move(record);
+  return item;
+}
+
+// True for an OCI image index or Docker manifest list.
+bool IsImageIndex(const object& o) {
+  std::string_view media_type;
+  if (o.at_key("mediaType").get_string().get(media_type) != simdjson::SUCCESS) return false;
+  return (media_type == "application/vnd.oci.image.index.v1+json" ||
+          media_type == "application/vnd.docker.distribution.manifest.list.v2+json") &&
+         o.at_key("manifests").is_array();
+}
+
+// An OCI image index is content-addressed: its digest is the SHA-256 of its
+// bytes, which is what a signed attestation names as its subject. The
+// manifests it lists become its materials, so a platform image's lineage
+// reaches the index that publishes it. Nothing in the index is signed, so it
+// is accepted only with allow_unsigned, and recorded as unsigned.
+ItemResult AcceptImageIndex(std::string_view source, const object& o, std::string raw,
+                            const IngestOptions& options) {
+  ItemResult item{std::string(source), absl::UnknownError("unset"), {}};
+  if (!options.allow_unsigned) {
+    return Failed(source, absl::InvalidArgumentError(
+                              "unsigned OCI image index; accepted only when unsigned input is "
+                              "allowed"));
+  }
+  array manifests;
+  if (o.at_key("manifests").get_array().get(manifests) != simdjson::SUCCESS) {
+    return Failed(source, json::Error("manifests", "expected an array"));
+  }
+  if (manifests.size() > options.limits.max_materials) {
+    return Failed(source, json::Error("manifests", "more entries than max_materials"));
+  }
+  AttestationRecord record;
+  record.format = "oci-image-index";
+  record.unsigned_ = true;
+  record.id = Sha256Hex(raw);
+  record.subjects.push_back(ArtifactDigests{{"sha256:" + record.id}, "OCI image index"});
+  size_t index = 0;
+  for (element m : manifests) {
+    std::string path = json::Index("manifests", index++);
+    std::string_view digest_text;
+    if (m.at_key("digest").get_string().get(digest_text) != simdjson::SUCCESS) {
+      return Failed(source, json::Error(path, "needs a digest"));
+    }
+    size_t colon = digest_text.find(':');
+    absl::StatusOr<std::string> digest =
+        colon == std::string_view::npos
+            ? absl::StatusOr<std::string>(absl::InvalidArgumentError("no algorithm"))
+            : CanonicalDigest(digest_text.substr(0, colon), digest_text.substr(colon + 1));
+    if (!digest.ok()) {
+      item.warnings.push_back(
+          fmt::format("{}.digest: {}; skipped", path, std::string(digest.status().message())));
+      continue;
+    }
+    record.materials.push_back(ArtifactDigests{{*std::move(digest)}, ""});
+  }
   record.source = std::string(source);
   record.raw = std::move(raw);
   item.record = std::move(record);
@@ -352,10 +459,11 @@ void VerifyValue(std::string_view source, const element& root, std::string_view 
     return;
   }
   if (internal::IsSigstoreBundle(o)) {
-    // Limitation: Sigstore bundles (keyless certificates, transparency-log
-    // entries) are a later issue.
-    out->push_back(
-        Failed(source, absl::InvalidArgumentError("Sigstore bundle: not supported yet")));
+    out->push_back(internal::VerifyBundle(source, o, std::string(raw), policy, options));
+  } else if (internal::IsCosignAttestationManifest(o)) {
+    internal::VerifyCosignManifest(source, o, policy, options, out);
+  } else if (IsImageIndex(o)) {
+    out->push_back(AcceptImageIndex(source, o, std::string(raw), options));
   } else if (HasField(o, "provenance_summary")) {
     VerifyCloudBuild(source, o, policy, options, out);
   } else if (HasField(o, "payloadType")) {
@@ -366,8 +474,7 @@ void VerifyValue(std::string_view source, const element& root, std::string_view 
     out->push_back(AcceptUnsigned(source, root, std::string(raw), options));
   } else if (HasField(o, "attestations")) {
     // npm's registry wrapper: a list of Sigstore bundles.
-    out->push_back(Failed(source, absl::InvalidArgumentError(
-                                      "attestations: Sigstore bundles are not supported yet")));
+    internal::VerifyNpmAttestations(source, o, policy, options, out);
   } else {
     out->push_back(Failed(source, absl::InvalidArgumentError(
                                       "not a DSSE envelope, in-toto link, in-toto statement or "

@@ -135,5 +135,57 @@ TEST(RefTest, DigestAlgorithmNamedLikeAnotherKindIsRejected) {
   EXPECT_FALSE(CanonicalDigest("key", "x").ok());
 }
 
+// --- Keyless identities ---------------------------------------------------------
+
+constexpr char kIssuer[] = "https://token.actions.githubusercontent.com";
+constexpr char kSan[] = "https://github.com/o/r/.github/workflows/rel.yml@refs/tags/v1";
+
+TEST(KeylessRefTest, PlainIdentityIsWrittenAsIs) {
+  absl::StatusOr<Ref> ref = KeylessRef(kIssuer, kSan);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->kind, NodeKind::kKey);
+  EXPECT_EQ(ref->text, std::string("key:keyless:") + kIssuer + "|" + kSan);
+}
+
+TEST(KeylessRefTest, SeparatorPercentSpaceAndControlsAreEscaped) {
+  absl::StatusOr<Ref> ref = KeylessRef("https://a|b", "x y%z\n");
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->text, "key:keyless:https://a%7Cb|x%20y%25z%0A");
+}
+
+TEST(KeylessRefTest, ParseRefRoundTripsAndCanonicalises) {
+  absl::StatusOr<Ref> canonical = KeylessRef("https://a|b", "me@example.com");
+  ASSERT_TRUE(canonical.ok());
+  // Lower-case escapes, an escaped ordinary character and an upper-case
+  // prefix are other spellings of the same identity.
+  for (const char* spelling :
+       {"key:keyless:https://a%7Cb|me@example.com", "KEY:KEYLESS:https://a%7cb|me%40example.com"}) {
+    absl::StatusOr<Ref> parsed = ParseRef(spelling);
+    ASSERT_TRUE(parsed.ok()) << spelling << ": " << parsed.status();
+    EXPECT_EQ(parsed->text, canonical->text) << spelling;
+    EXPECT_EQ(parsed->kind, NodeKind::kKey);
+  }
+  absl::StatusOr<std::pair<std::string, std::string>> parts = ParseKeylessRef(canonical->text);
+  ASSERT_TRUE(parts.ok());
+  EXPECT_EQ(parts->first, "https://a|b");
+  EXPECT_EQ(parts->second, "me@example.com");
+}
+
+TEST(KeylessRefTest, MalformedKeylessRefsAreRejected) {
+  for (const char* bad :
+       {"key:keyless:", "key:keyless:issuer", "key:keyless:|san", "key:keyless:issuer|",
+        "key:keyless:a|b|c", "key:keyless:a%4|b", "key:keyless:a%zz|b"}) {
+    EXPECT_FALSE(ParseRef(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(KeylessRef("", "san").ok());
+  EXPECT_FALSE(KeylessRef("issuer", std::string(3000, 'a')).ok());
+}
+
+TEST(KeylessRefTest, FingerprintRefsAreUnaffected) {
+  absl::StatusOr<Ref> ref = ParseRef("key:sha256:" + kSha256Hex);
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(ref->text, "key:sha256:" + kSha256Hex);
+}
+
 }  // namespace
 }  // namespace lineage

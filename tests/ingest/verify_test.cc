@@ -301,14 +301,16 @@ TEST(VerifyDocumentTest, CloudBuildWrapperGivesOneItemPerEntry) {
   EXPECT_THAT(Message(items[1].record.status()), HasSubstr("gcb.json#provenance[1]: signatures"));
 }
 
-TEST(VerifyDocumentTest, RejectsSigstoreBundlesAndUnknownShapes) {
+TEST(VerifyDocumentTest, RecognisesSigstoreBundlesAndRejectsUnknownShapes) {
   TrustPolicy policy;
   ItemResult bundle = VerifyOne(
       R"({"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{}})",
       policy);
-  EXPECT_EQ(Message(bundle.record.status()), "doc.json: Sigstore bundle: not supported yet");
+  EXPECT_EQ(Message(bundle.record.status()),
+            "doc.json: verificationMaterial: exactly one of x509CertificateChain, certificate and "
+            "publicKey is required");
   ItemResult npm = VerifyOne(R"({"attestations":[]})", policy);
-  EXPECT_THAT(Message(npm.record.status()), HasSubstr("Sigstore bundles are not supported yet"));
+  EXPECT_THAT(Message(npm.record.status()), HasSubstr("doc.json: attestations: empty"));
   ItemResult other = VerifyOne(R"({"hello":"world"})", policy);
   EXPECT_THAT(Message(other.record.status()), HasSubstr("not a DSSE envelope"));
   ItemResult array = VerifyOne("[1,2]", policy);
@@ -317,7 +319,7 @@ TEST(VerifyDocumentTest, RejectsSigstoreBundlesAndUnknownShapes) {
   EXPECT_THAT(Message(junk.record.status()), HasSubstr("doc.json: document is not valid JSON"));
 }
 
-TEST(VerifyDocumentTest, KeylessSignaturesAreNotSupportedYet) {
+TEST(VerifyDocumentTest, KeylessEnvelopeWithoutLogEntryHasNoSigningTime) {
   TestSigner signer(KeyKind::kP256);
   std::string doc = "{\"payloadType\":\"application/vnd.in-toto+json\",\"payload\":\"" +
                     EncodeBase64(SlsaV02Statement(1)) +
@@ -326,7 +328,8 @@ TEST(VerifyDocumentTest, KeylessSignaturesAreNotSupportedYet) {
   ItemResult item = VerifyOne(doc, PolicyOf({&signer}));
   ASSERT_FALSE(item.record.ok());
   EXPECT_THAT(Message(item.record.status()),
-              HasSubstr("signatures[0]: keyless certificate signatures are not supported yet"));
+              HasSubstr("signatures[0]: signing time: a keyless certificate signature without "
+                        "a transparency-log entry"));
 }
 
 TEST(VerifyDocumentTest, EmptyPolicyExplainsItself) {

@@ -25,9 +25,24 @@ struct ArtifactDigests {
 
 // A signer whose signature verified.
 struct VerifiedSigner {
-  std::string key_ref;    // "key:sha256:<hex>", the fingerprint of the public key
+  // "key:sha256:<hex>", the fingerprint of the public key; or, for a keyless
+  // (Fulcio certificate) signer, its identity "key:keyless:<issuer>|<san>"
+  // (lineage/ref.h, KeylessRef), so that everything one workflow signed is
+  // one node whatever short-lived certificate it used.
+  std::string key_ref;
   std::string keyid;      // the envelope's keyid hint, empty if none; becomes an alias
   std::string algorithm;  // e.g. "ecdsa-p256-sha256", "ed25519", "rsa-pss-sha256"
+
+  // Keyless signers only (empty / -1 otherwise): the verified evidence
+  // behind the identity, for audit. The raw bundle stored with the
+  // attestation holds the same certificate and log entry.
+  std::string certificate_sha256;  // lower-case hex SHA-256 of the leaf certificate's DER
+  std::string issuer;              // the certificate's OIDC issuer extension
+  std::string san;                 // the certificate's subject alternative name
+  int64_t log_index = -1;          // transparency-log index of the entry that timed it
+  // The verified signing time (transparency log or RFC 3161 timestamp);
+  // InfinitePast when none was needed (key-based signers).
+  absl::Time signed_at = absl::InfinitePast();
 };
 
 struct AttestationRecord {

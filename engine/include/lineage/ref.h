@@ -8,6 +8,12 @@
 //   key:<fingerprint>        a signing key: "key:sha256:<64 hex>" is the
 //                            SHA-256 of the DER SubjectPublicKeyInfo; a DSSE
 //                            keyid seen with a verified signature is an alias
+//   key:keyless:<issuer>|<san>
+//                            a keyless (Fulcio) signing identity: the OIDC
+//                            issuer and the certificate's subject alternative
+//                            name, each with '%', '|' and bytes below 0x21 or
+//                            0x7f written as %XX (upper-case hex); see
+//                            KeylessRef
 //   builder:<id>             an SLSA builder.id, verbatim
 //   workload:<cluster>/<namespace>/<kind>/<name>
 //
@@ -31,6 +37,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "engine/include/lineage/types.h"
@@ -64,6 +71,24 @@ int DigestPreference(std::string_view canonical_digest);
 
 // "key:sha256:<hex>" for a DER SubjectPublicKeyInfo's SHA-256.
 std::string KeyRefFromFingerprint(std::string_view sha256_hex);
+
+// The canonical ref of a keyless signing identity:
+//   "key:keyless:" + Escape(issuer) + "|" + Escape(san)
+// where Escape writes '%', '|', space, control bytes and 0x7f as %XX with
+// upper-case hex and every other byte as it is. So the form is unambiguous
+// (the one '|' separates issuer from SAN), printable, and one identity has
+// exactly one spelling: ParseRef decodes any %XX (either case) and
+// re-escapes. Both parts must be non-empty and at most 2048 bytes before
+// escaping. Example:
+//   KeylessRef("https://token.actions.githubusercontent.com",
+//              "https://github.com/o/r/.github/workflows/rel.yml@refs/tags/v1")
+//   == "key:keyless:https://token.actions.githubusercontent.com|"
+//      "https://github.com/o/r/.github/workflows/rel.yml@refs/tags/v1"
+absl::StatusOr<Ref> KeylessRef(std::string_view issuer, std::string_view san);
+
+// The (issuer, SAN) of a canonical or non-canonical keyless ref text
+// ("key:keyless:..."). InvalidArgument when `text` is not of that form.
+absl::StatusOr<std::pair<std::string, std::string>> ParseKeylessRef(std::string_view text);
 
 // Builds refs for the other kinds, validating them like ParseRef.
 absl::StatusOr<Ref> BuilderRef(std::string_view builder_id);

@@ -46,6 +46,14 @@ class PublicKey {
   absl::StatusOr<std::string> VerifyWithScheme(std::string_view message,
                                                std::string_view signature) const;
 
+  // Verifies `signature` over a precomputed `digest` made with `digest_name`
+  // ("sha256", "sha384" or "sha512"). Sigstore message signatures sign an
+  // artifact the bundle does not hold, only its digest. ECDSA (DER or raw
+  // r||s) and RSA PKCS#1 v1.5 only: Ed25519 cannot verify a prehash.
+  // InvalidArgument as Verify, or naming the unsupported combination.
+  absl::Status VerifyDigest(std::string_view digest_name, std::string_view digest,
+                            std::string_view signature) const;
+
   // The OpenSSL key (EVP_PKEY*), for the crypto code and tests.
   void* evp_pkey() const { return pkey_; }
 

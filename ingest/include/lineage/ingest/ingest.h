@@ -22,7 +22,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +51,13 @@ struct IngestOptions {
   // Accept plain (unsigned) in-toto statements and links, recorded as
   // unsigned. Default: false; signed inputs are still verified when set.
   bool allow_unsigned = false;
+  // Returns the bytes of the blob with canonical digest `digest`
+  // ("sha256:<hex>"), or nullopt when unknown, for documents that name
+  // content they do not hold: a cosign attestation manifest names its DSSE
+  // envelope layer by digest. The bytes are checked against the digest.
+  // Default: none, and such documents are rejected saying which blob is
+  // missing. Called from the verifying thread only.
+  std::function<std::optional<std::string>(std::string_view digest)> blob_lookup;
   IngestLimits limits;
 };
 

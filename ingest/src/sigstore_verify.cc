@@ -1,0 +1,696 @@
+// Verification of Sigstore bundles, offline, against the trusted roots and
+// identities of the trust policy. The checks and their order are documented
+// in docs/trust-policy.md ("Keyless verification"); each failure names its
+// check first ("certificate chain: ...", "signing time: ...", "signature:
+// ...", "log entry: ...", "identity: ...") so that callers and tests can tell
+// the reasons apart.
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "engine/include/lineage/ref.h"
+#include "ingest/include/lineage/ingest/crypto.h"
+#include "ingest/include/lineage/ingest/sigstore.h"
+#include "ingest/src/json_util.h"
+#include "ingest/src/parse_internal.h"
+#include "ingest/src/sigstore_internal.h"
+
+namespace lineage::ingest::internal {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+struct X509StoreFree {
+  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
+};
+struct X509StoreCtxFree {
+  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
+};
+struct X509StackFree {
+  void operator()(STACK_OF(X509) * p) const { sk_X509_free(p); }
+};
+
+std::string TimeText(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+absl::Status Reason(std::string_view check, std::string_view what) {
+  return absl::InvalidArgumentError(fmt::format("{}: {}", check, what));
+}
+
+// Verifies that `leaf` chains to `ca` (its last certificate the trust
+// anchor, the others intermediates) with every certificate valid at `at`.
+// The bundle's own intermediates are not used: the chain must come from the
+// trusted root, so a bundle cannot bring its own CA.
+absl::Status VerifyChain(const Certificate& leaf, const CertificateAuthority& ca, absl::Time at) {
+  std::unique_ptr<X509_STORE, X509StoreFree> store(X509_STORE_new());
+  std::unique_ptr<STACK_OF(X509), X509StackFree> intermediates(sk_X509_new_null());
+  std::unique_ptr<X509_STORE_CTX, X509StoreCtxFree> ctx(X509_STORE_CTX_new());
+  if (!store || !intermediates || !ctx || ca.chain.empty()) {
+    return absl::InternalError("cannot set up certificate verification");
+  }
+  if (X509_STORE_add_cert(store.get(), static_cast<X509*>(ca.chain.back()->x509())) != 1) {
+    ERR_clear_error();
+    return absl::InternalError("cannot add the CA root");
+  }
+  for (size_t i = 0; i + 1 < ca.chain.size(); ++i) {
+    sk_X509_push(intermediates.get(), static_cast<X509*>(ca.chain[i]->x509()));
+  }
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), static_cast<X509*>(leaf.x509()),
+                          intermediates.get()) != 1) {
+    ERR_clear_error();
+    return absl::InternalError("cannot set up certificate verification");
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(at));
+  int ok = X509_verify_cert(ctx.get());
+  int error = X509_STORE_CTX_get_error(ctx.get());
+  ERR_clear_error();
+  if (ok != 1) return absl::InvalidArgumentError(X509_verify_cert_error_string(error));
+  return absl::OkStatus();
+}
+
+// What the transparency log established about one bundle.
+struct LogEvidence {
+  std::optional<absl::Time> signing_time;  // from a verified inclusion promise
+  int64_t log_index = -1;
+};
+
+// Verifies one entry's inclusion promise and inclusion proof against its
+// log's key. Which are required depends on the bundle version: v0.1 needs
+// the promise (signed entry timestamp); v0.2 and later need the proof with
+// a signed checkpoint. What is present is always checked.
+absl::Status VerifyLogEntry(const TlogEntry& entry, std::string_view path, int minor_version,
+                            const TrustPolicy& policy, LogEvidence* evidence) {
+  const TransparencyLog* log = nullptr;
+  for (const auto& root : policy.trusted_roots()) {
+    if ((log = root->FindLog(entry.log_id)) != nullptr) break;
+  }
+  if (log == nullptr) {
+    return Reason("signing time",
+                  fmt::format("{}.logId: log {} is in no trusted root of the policy", path,
+                              EncodeBase64(entry.log_id)));
+  }
+
+  if (minor_version == 1 && entry.signed_entry_timestamp.empty()) {
+    return Reason("signing time",
+                  fmt::format("{}.inclusionPromise: missing; a v0.1 bundle needs the signed "
+                              "entry timestamp",
+                              path));
+  }
+  if (minor_version >= 2 &&
+      (!entry.inclusion_proof.has_value() || entry.inclusion_proof->checkpoint.empty())) {
+    return Reason("signing time",
+                  fmt::format("{}.inclusionProof: missing or without a checkpoint; a v0.{} "
+                              "bundle needs an inclusion proof with a signed checkpoint",
+                              path, minor_version));
+  }
+
+  if (!entry.signed_entry_timestamp.empty()) {
+    std::string payload = SignedEntryTimestampPayload(entry.body, entry.integrated_time,
+                                                      entry.log_id, entry.log_index);
+    absl::Status ok = log->key->Verify(payload, entry.signed_entry_timestamp);
+    if (!ok.ok()) {
+      return Reason("signing time", fmt::format("{}.inclusionPromise: signed entry timestamp: {}",
+                                                path, std::string(ok.message())));
+    }
+    absl::Time t = absl::FromUnixSeconds(entry.integrated_time);
+    // A log key outside its validity period may be retired or compromised.
+    if (!log->valid_for.Contains(t)) {
+      return Reason("signing time",
+                    fmt::format("{}: the log key {} was not valid at the integrated time {}", path,
+                                log->base_url, TimeText(t)));
+    }
+    evidence->signing_time = t;
+  }
+
+  if (entry.inclusion_proof.has_value()) {
+    const TlogEntry::Proof& proof = *entry.inclusion_proof;
+    std::string proof_path = fmt::format("{}.inclusionProof", path);
+    absl::Status ok = VerifyInclusionProof(
+        static_cast<uint64_t>(proof.log_index), static_cast<uint64_t>(proof.tree_size),
+        MerkleLeafHash(entry.body), proof.hashes, proof.root_hash);
+    if (!ok.ok()) {
+      return Reason("signing time", fmt::format("{}: {}", proof_path, std::string(ok.message())));
+    }
+    if (!proof.checkpoint.empty()) {
+      absl::StatusOr<Checkpoint> checkpoint = ParseCheckpoint(proof.checkpoint);
+      if (!checkpoint.ok()) {
+        return Reason("signing time", fmt::format("{}.checkpoint: {}", proof_path,
+                                                  std::string(checkpoint.status().message())));
+      }
+      if (checkpoint->tree_size != static_cast<uint64_t>(proof.tree_size) ||
+          checkpoint->root_hash != proof.root_hash) {
+        return Reason("signing time",
+                      fmt::format("{}.checkpoint: tree size and root hash differ from the proof's",
+                                  proof_path));
+      }
+      ok = VerifyCheckpointSignature(*checkpoint, *log->key);
+      if (!ok.ok()) {
+        return Reason("signing time",
+                      fmt::format("{}.checkpoint: {}", proof_path, std::string(ok.message())));
+      }
+    }
+  }
+  evidence->log_index = entry.log_index;
+  return absl::OkStatus();
+}
+
+// The signer as a transparency-log body names it: a PEM certificate or
+// public key (base64 of the PEM text in Rekor v1 bodies).
+struct SignerMaterial {
+  std::shared_ptr<const Certificate> certificate;  // keyless
+  std::shared_ptr<PublicKey> key;                  // key-based (or the certificate's key)
+};
+
+bool VerifierMatches(std::string_view pem, const SignerMaterial& signer) {
+  if (signer.certificate) {
+    absl::StatusOr<std::shared_ptr<const Certificate>> c = Certificate::FromPem(pem);
+    return c.ok() && (*c)->der() == signer.certificate->der();
+  }
+  absl::StatusOr<std::shared_ptr<PublicKey>> k = PublicKey::FromPem(pem);
+  return k.ok() && (*k)->fingerprint() == signer.key->fingerprint();
+}
+
+bool Base64VerifierMatches(std::string_view b64_pem, const SignerMaterial& signer) {
+  absl::StatusOr<std::string> pem = DecodeBase64(b64_pem);
+  return pem.ok() && VerifierMatches(*pem, signer);
+}
+
+// A string at a dotted path of the body, or "" when absent or not a string.
+std::string StringAt(const element& root, std::initializer_list<std::string_view> keys) {
+  element e = root;
+  for (std::string_view key : keys) {
+    object o;
+    if (e.get_object().get(o) != simdjson::SUCCESS) return "";
+    if (o.at_key(key).get(e) != simdjson::SUCCESS) return "";
+  }
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS) return "";
+  return std::string(s);
+}
+
+std::optional<array> ArrayAt(const element& root, std::initializer_list<std::string_view> keys) {
+  element e = root;
+  for (std::string_view key : keys) {
+    object o;
+    if (e.get_object().get(o) != simdjson::SUCCESS) return std::nullopt;
+    if (o.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
+  }
+  array a;
+  if (e.get_array().get(a) != simdjson::SUCCESS) return std::nullopt;
+  return a;
+}
+
+// What the bundle says was signed, for matching against a log entry.
+struct SignedContent {
+  const DsseEnvelope* envelope = nullptr;     // DSSE bundles
+  const MessageSignature* message = nullptr;  // message-signature bundles
+  std::string signature;                      // the one signature, raw bytes
+  std::string digest_hex;                     // message digest, or SHA-256 of the PAE
+};
+
+// Checks that the log entry's body records this very content, signature
+// and signer. Without this, a valid entry for some other artifact would
+// lend its time to an unlogged signature.
+absl::Status MatchLogEntry(const TlogEntry& entry, std::string_view path,
+                           const SignedContent& content, const SignerMaterial& signer) {
+  simdjson::dom::parser parser;
+  element body;
+  if (parser.parse(entry.body.data(), entry.body.size()).get(body) != simdjson::SUCCESS) {
+    return Reason("log entry", fmt::format("{}.canonicalizedBody: not JSON", path));
+  }
+  std::string kind = StringAt(body, {"kind"});
+  std::string version = StringAt(body, {"apiVersion"});
+  if (kind != entry.kind || version != entry.version) {
+    return Reason("log entry", fmt::format("{}: body is {} {} but kindVersion says {} {}", path,
+                                           kind, version, entry.kind, entry.version));
+  }
+  auto mismatch = [&](std::string_view what) {
+    return Reason("log entry", fmt::format("{}: the {} {} entry records a different {}", path, kind,
+                                           version, what));
+  };
+
+  if (kind == "intoto" && version == "0.0.2") {
+    if (content.envelope == nullptr) return mismatch("content type (not a DSSE envelope)");
+    if (StringAt(body, {"spec", "content", "payloadHash", "value"}) !=
+        Sha256Hex(content.envelope->payload)) {
+      return mismatch("payload");
+    }
+    if (StringAt(body, {"spec", "content", "envelope", "payloadType"}) !=
+        content.envelope->payload_type) {
+      return mismatch("payload type");
+    }
+    std::optional<array> sigs = ArrayAt(body, {"spec", "content", "envelope", "signatures"});
+    bool found = false;
+    if (!sigs) return mismatch("signature or signer");
+    for (element s : *sigs) {
+      // intoto v0.0.2 stores the signature base64-encoded twice.
+      absl::StatusOr<std::string> once = DecodeBase64(StringAt(s, {"sig"}));
+      absl::StatusOr<std::string> twice =
+          once.ok() ? DecodeBase64(*once) : absl::StatusOr<std::string>(once.status());
+      if (twice.ok() && *twice == content.signature &&
+          Base64VerifierMatches(StringAt(s, {"publicKey"}), signer)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return mismatch("signature or signer");
+    return absl::OkStatus();
+  }
+
+  if (kind == "dsse" && version == "0.0.1") {
+    if (content.envelope == nullptr) return mismatch("content type (not a DSSE envelope)");
+    if (StringAt(body, {"spec", "payloadHash", "value"}) != Sha256Hex(content.envelope->payload)) {
+      return mismatch("payload");
+    }
+    std::optional<array> sigs = ArrayAt(body, {"spec", "signatures"});
+    bool found = false;
+    if (!sigs) return mismatch("signature or signer");
+    for (element s : *sigs) {
+      absl::StatusOr<std::string> sig = DecodeBase64(StringAt(s, {"signature"}));
+      if (sig.ok() && *sig == content.signature &&
+          Base64VerifierMatches(StringAt(s, {"verifier"}), signer)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return mismatch("signature or signer");
+    return absl::OkStatus();
+  }
+
+  if (kind == "hashedrekord" && version == "0.0.1") {
+    if (StringAt(body, {"spec", "data", "hash", "algorithm"}) != "sha256" ||
+        StringAt(body, {"spec", "data", "hash", "value"}) != content.digest_hex) {
+      return mismatch("digest");
+    }
+    absl::StatusOr<std::string> sig =
+        DecodeBase64(StringAt(body, {"spec", "signature", "content"}));
+    if (!sig.ok() || *sig != content.signature) return mismatch("signature");
+    if (!Base64VerifierMatches(StringAt(body, {"spec", "signature", "publicKey", "content"}),
+                               signer)) {
+      return mismatch("signer");
+    }
+    return absl::OkStatus();
+  }
+
+  if (kind == "hashedrekord" && version == "0.0.2") {
+    absl::StatusOr<std::string> digest =
+        DecodeBase64(StringAt(body, {"spec", "hashedRekordV002", "data", "digest"}));
+    if (StringAt(body, {"spec", "hashedRekordV002", "data", "algorithm"}) != "SHA2_256" ||
+        !digest.ok() || Hex(*digest) != content.digest_hex) {
+      return mismatch("digest");
+    }
+    absl::StatusOr<std::string> sig =
+        DecodeBase64(StringAt(body, {"spec", "hashedRekordV002", "signature", "content"}));
+    if (!sig.ok() || *sig != content.signature) return mismatch("signature");
+    absl::StatusOr<std::string> der =
+        DecodeBase64(StringAt(body, {"spec", "hashedRekordV002", "signature", "verifier",
+                                     "x509Certificate", "rawBytes"}));
+    if (!signer.certificate || !der.ok() || *der != signer.certificate->der()) {
+      return mismatch("signer");
+    }
+    return absl::OkStatus();
+  }
+
+  // Limitation: other entry kinds (intoto 0.0.1, dsse 0.0.2, rekord, ...)
+  // are not matched, so bundles whose only entry is one of them are
+  // rejected rather than trusted on the entry's word.
+  return Reason("log entry", fmt::format("{}: entry kind {} {} is not supported", path, entry.kind,
+                                         entry.version));
+}
+
+std::string DigestName(std::string_view sigstore_algorithm) {
+  if (sigstore_algorithm == "SHA2_256") return "sha256";
+  if (sigstore_algorithm == "SHA2_384") return "sha384";
+  if (sigstore_algorithm == "SHA2_512") return "sha512";
+  return "";
+}
+
+// Finds the trusted CA that issued `leaf`, verifying the chain at the time
+// the certificate was issued: a CA must have been trusted when it issued,
+// whatever happened to it since. The signing time is checked separately.
+absl::Status FindIssuingCa(const Certificate& leaf, const TrustPolicy& policy,
+                           const CertificateAuthority** found) {
+  if (policy.trusted_roots().empty()) {
+    return Reason("certificate chain", "the trust policy names no trusted_roots");
+  }
+  std::vector<std::string> failures;
+  for (const auto& root : policy.trusted_roots()) {
+    for (const CertificateAuthority& ca : root->certificate_authorities()) {
+      if (!ca.valid_for.Contains(leaf.not_before())) continue;
+      absl::Status chain = VerifyChain(leaf, ca, leaf.not_before());
+      if (chain.ok()) {
+        *found = &ca;
+        return absl::OkStatus();
+      }
+      failures.push_back(fmt::format("{}: {}", ca.uri.empty() ? root->source() : ca.uri,
+                                     std::string(chain.message())));
+    }
+  }
+  std::string message = fmt::format(
+      "the certificate (issued {}) does not chain to a Fulcio CA of the trusted roots that was "
+      "valid when it was issued",
+      TimeText(leaf.not_before()));
+  for (size_t i = 0; i < failures.size() && i < 4; ++i)
+    message += fmt::format("; {}", failures[i]);
+  return Reason("certificate chain", message);
+}
+
+const TrustedIdentity* MatchIdentity(const Certificate& leaf, const TrustPolicy& policy,
+                                     std::string* san_out) {
+  for (const TrustedIdentity& identity : policy.identities()) {
+    for (const std::string& san : leaf.sans()) {
+      if (identity.Matches(leaf.oidc_issuer(), san)) {
+        *san_out = san;
+        return &identity;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The record's content: the DSSE payload's statement, or for a message
+// signature the signed artifact itself.
+absl::Status FillContent(const SigstoreBundle& bundle, const IngestLimits& limits,
+                         AttestationRecord* record, std::vector<std::string>* warnings) {
+  if (bundle.envelope) {
+    record->format = "sigstore-bundle";
+    record->payload_type = bundle.envelope->payload_type;
+    record->id = Sha256Hex(Pae(bundle.envelope->payload_type, bundle.envelope->payload));
+    return FillFromPayload(*bundle.envelope, limits, record, warnings);
+  }
+  const MessageSignature& m = *bundle.message_signature;
+  absl::StatusOr<std::string> digest =
+      CanonicalDigest(DigestName(m.digest_algorithm), Hex(m.digest));
+  if (!digest.ok()) {
+    return json::Error("messageSignature.messageDigest", std::string(digest.status().message()));
+  }
+  record->format = "sigstore-message-signature";
+  // One artifact signed once: the id binds the digest and the signature, so
+  // the same bundle re-wrapped is one attestation.
+  record->id = Sha256Hex(
+      fmt::format("sigstore-message-signature\n{}\n{}", *digest, EncodeBase64(m.signature)));
+  record->subjects.push_back(ArtifactDigests{{*digest}, ""});
+  return absl::OkStatus();
+}
+
+class BundleVerifier {
+ public:
+  BundleVerifier(const SigstoreBundle& bundle, const TrustPolicy& policy,
+                 std::vector<std::string>* warnings)
+      : bundle_(bundle), policy_(policy), warnings_(warnings) {
+    if (bundle.envelope) {
+      content_.envelope = &*bundle.envelope;
+      content_.signature = bundle.envelope->signatures[0].sig;
+      content_.digest_hex = Sha256Hex(Pae(bundle.envelope->payload_type, bundle.envelope->payload));
+    } else {
+      content_.message = &*bundle.message_signature;
+      content_.signature = bundle.message_signature->signature;
+      content_.digest_hex = Hex(bundle.message_signature->digest);
+    }
+  }
+
+  // Keyless: the checks, in the documented order.
+  absl::Status VerifyKeyless(VerifiedSigner* signer) {
+    absl::StatusOr<std::shared_ptr<const Certificate>> leaf =
+        Certificate::FromDer(bundle_.certificates[0]);
+    if (!leaf.ok()) {
+      return Reason("certificate chain", fmt::format("verificationMaterial certificate: {}",
+                                                     std::string(leaf.status().message())));
+    }
+    signer_.certificate = *leaf;
+    signer_.key = (*leaf)->public_key();
+    const Certificate& cert = **leaf;
+
+    // 1. The chain, to a CA trusted when it issued the certificate.
+    const CertificateAuthority* ca = nullptr;
+    LINEAGE_RETURN_IF_ERROR(FindIssuingCa(cert, policy_, &ca));
+    if (!cert.code_signing()) {
+      return Reason("certificate chain", "the certificate is not issued for code signing");
+    }
+
+    // 2. The transparency-log entries: their promises, proofs and
+    // checkpoints verify with a trusted log's key.
+    LINEAGE_RETURN_IF_ERROR(VerifyLogEntries());
+    if (!evidence_.signing_time) {
+      // Limitation: RFC 3161 timestamps are not verified, so a bundle whose
+      // only time source is a timestamp authority (Rekor v2, GitHub's
+      // private-repository attestations) is rejected.
+      return Reason("signing time",
+                    bundle_.rfc3161_timestamps.empty()
+                        ? "no verified transparency-log entry establishes when it was signed"
+                        : "no verified transparency-log inclusion promise establishes when it was "
+                          "signed, and RFC 3161 timestamps are not verified");
+    }
+
+    // 3. The signature, with the certificate's key.
+    LINEAGE_RETURN_IF_ERROR(VerifySignature(*signer_.key, &signer->algorithm));
+
+    // 4. Every log entry records this content, signature and certificate.
+    // Only then is the entry's time this signature's time: an entry about
+    // something else proves nothing about when this was signed.
+    LINEAGE_RETURN_IF_ERROR(MatchLogEntries());
+
+    // 5. The certificate and its CA were valid at that time.
+    absl::Time t = *evidence_.signing_time;
+    if (!cert.ValidAt(t)) {
+      return Reason(
+          "signing time",
+          fmt::format("the certificate was not valid at the signing time {} (valid "
+                      "from {} to {})",
+                      TimeText(t), TimeText(cert.not_before()), TimeText(cert.not_after())));
+    }
+    if (!ca->valid_for.Contains(t)) {
+      return Reason(
+          "signing time",
+          fmt::format("the issuing CA was not valid at the signing time {}", TimeText(t)));
+    }
+
+    // 6. The identity the certificate names is one the policy trusts.
+    std::string san;
+    const TrustedIdentity* identity = MatchIdentity(cert, policy_, &san);
+    if (identity == nullptr) {
+      return Reason("identity",
+                    fmt::format("issuer \"{}\" and SAN \"{}\" match none of the {} trusted "
+                                "identities of the policy",
+                                cert.oidc_issuer().substr(0, 200),
+                                cert.sans().empty() ? "" : cert.sans()[0].substr(0, 300),
+                                policy_.identities().size()));
+    }
+    absl::StatusOr<Ref> ref = KeylessRef(cert.oidc_issuer(), san);
+    if (!ref.ok()) return Reason("identity", std::string(ref.status().message()));
+    signer->key_ref = ref->text;
+    signer->certificate_sha256 = cert.fingerprint();
+    signer->issuer = cert.oidc_issuer();
+    signer->san = san;
+    signer->log_index = evidence_.log_index;
+    signer->signed_at = t;
+    return absl::OkStatus();
+  }
+
+  // Key-based (publicKey hint): the key policy decides; log entries, when
+  // present, must verify and match, since they are part of what is claimed.
+  absl::Status VerifyWithKey(std::vector<VerifiedSigner>* signers) {
+    if (bundle_.envelope) {
+      std::vector<EnvelopeSignature> signatures = bundle_.envelope->signatures;
+      if (signatures[0].keyid.empty()) signatures[0].keyid = *bundle_.public_key_hint;
+      std::string pae = Pae(bundle_.envelope->payload_type, bundle_.envelope->payload);
+      absl::Status ok =
+          VerifySignatures(signatures, pae, bundle_.envelope->payload, policy_, signers, warnings_);
+      if (!ok.ok()) return Reason("signature", std::string(ok.message()));
+    } else {
+      const MessageSignature& m = *bundle_.message_signature;
+      const TrustedKey* verified = nullptr;
+      for (const TrustedKey& key : policy_.keys()) {
+        if (key.key->VerifyDigest(DigestName(m.digest_algorithm), m.digest, m.signature).ok()) {
+          verified = &key;
+          break;
+        }
+      }
+      if (verified == nullptr) {
+        return Reason("signature", fmt::format("none of the {} trusted keys verifies the message "
+                                               "signature",
+                                               policy_.keys().size()));
+      }
+      VerifiedSigner signer;
+      signer.key_ref = verified->key->ref();
+      signer.algorithm = verified->key->algorithm();
+      signers->push_back(std::move(signer));
+    }
+    for (const TrustedKey& key : policy_.keys()) {
+      if (key.key->ref() == signers->front().key_ref) signer_.key = key.key;
+    }
+    if (!bundle_.tlog_entries.empty()) {
+      LINEAGE_RETURN_IF_ERROR(VerifyLogEntries());
+      LINEAGE_RETURN_IF_ERROR(MatchLogEntries());
+      signers->front().log_index = evidence_.log_index;
+      if (evidence_.signing_time) signers->front().signed_at = *evidence_.signing_time;
+    }
+    return absl::OkStatus();
+  }
+
+  std::optional<absl::Time> signing_time() const { return evidence_.signing_time; }
+
+ private:
+  absl::Status VerifyLogEntries() {
+    if (bundle_.tlog_entries.empty()) {
+      return Reason("signing time", "verificationMaterial.tlogEntries: none");
+    }
+    for (size_t i = 0; i < bundle_.tlog_entries.size(); ++i) {
+      LINEAGE_RETURN_IF_ERROR(VerifyLogEntry(bundle_.tlog_entries[i],
+                                             json::Index("verificationMaterial.tlogEntries", i),
+                                             bundle_.minor_version, policy_, &evidence_));
+    }
+    if (!bundle_.rfc3161_timestamps.empty()) {
+      warnings_->push_back(fmt::format(
+          "verificationMaterial.timestampVerificationData: {} RFC 3161 timestamps not verified "
+          "(not supported); the transparency log established the signing time",
+          bundle_.rfc3161_timestamps.size()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status MatchLogEntries() {
+    for (size_t i = 0; i < bundle_.tlog_entries.size(); ++i) {
+      LINEAGE_RETURN_IF_ERROR(MatchLogEntry(bundle_.tlog_entries[i],
+                                            json::Index("verificationMaterial.tlogEntries", i),
+                                            content_, signer_));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status VerifySignature(const PublicKey& key, std::string* algorithm) {
+    if (content_.envelope) {
+      absl::StatusOr<std::string> scheme = key.VerifyWithScheme(
+          Pae(content_.envelope->payload_type, content_.envelope->payload), content_.signature);
+      if (!scheme.ok()) {
+        return Reason("signature", fmt::format("dsseEnvelope.signatures[0]: {}",
+                                               std::string(scheme.status().message())));
+      }
+      *algorithm = *scheme;
+      return absl::OkStatus();
+    }
+    const MessageSignature& m = *content_.message;
+    absl::Status ok = key.VerifyDigest(DigestName(m.digest_algorithm), m.digest, m.signature);
+    if (!ok.ok()) {
+      return Reason("signature",
+                    fmt::format("messageSignature.signature: {}", std::string(ok.message())));
+    }
+    *algorithm = key.algorithm();
+    return absl::OkStatus();
+  }
+
+  const SigstoreBundle& bundle_;
+  const TrustPolicy& policy_;
+  std::vector<std::string>* warnings_;
+  SignedContent content_;
+  SignerMaterial signer_;
+  LogEvidence evidence_;
+};
+
+}  // namespace
+
+ItemResult VerifyBundle(std::string_view source, const object& o, std::string raw,
+                        const TrustPolicy& policy, const IngestOptions& options) {
+  absl::StatusOr<SigstoreBundle> bundle = ParseBundleObject(o, options.limits);
+  if (!bundle.ok()) return Failed(source, bundle.status());
+  return VerifyParsedBundle(source, *bundle, std::move(raw), policy, options);
+}
+
+ItemResult VerifyParsedBundle(std::string_view source, const SigstoreBundle& parsed,
+                              std::string raw, const TrustPolicy& policy,
+                              const IngestOptions& options) {
+  ItemResult item{std::string(source), absl::UnknownError("unset"), {}};
+  const SigstoreBundle* bundle = &parsed;
+  AttestationRecord record;
+  BundleVerifier verifier(*bundle, policy, &item.warnings);
+  if (!bundle->certificates.empty()) {
+    VerifiedSigner signer;
+    absl::Status ok = verifier.VerifyKeyless(&signer);
+    if (!ok.ok()) return Failed(source, ok, std::move(item.warnings));
+    record.signers.push_back(std::move(signer));
+  } else {
+    absl::Status ok = verifier.VerifyWithKey(&record.signers);
+    if (!ok.ok()) return Failed(source, ok, std::move(item.warnings));
+  }
+  const size_t required = static_cast<size_t>(policy.threshold() < 1 ? 1 : policy.threshold());
+  if (record.signers.size() < required) {
+    return Failed(source,
+                  Reason("signature", fmt::format("1 of {} required trusted signatures verified "
+                                                  "(a bundle carries one signature)",
+                                                  required)),
+                  std::move(item.warnings));
+  }
+
+  // Only now read what was signed.
+  absl::Status filled = FillContent(*bundle, options.limits, &record, &item.warnings);
+  if (!filled.ok()) return Failed(source, filled, std::move(item.warnings));
+  // A statement without a time takes the verified signing time: it is when
+  // the attestation came to exist, which is closer than the ingest time.
+  if (record.time == absl::InfinitePast() && verifier.signing_time()) {
+    record.time = *verifier.signing_time();
+  }
+  record.source = std::string(source);
+  record.raw = std::move(raw);
+  item.record = std::move(record);
+  return item;
+}
+
+void VerifyNpmAttestations(std::string_view source, const object& wrapper,
+                           const TrustPolicy& policy, const IngestOptions& options,
+                           std::vector<ItemResult>* out) {
+  std::optional<array> attestations;
+  absl::Status status = json::FindArray(wrapper, "", "attestations", &attestations);
+  if (status.ok() && !attestations) status = json::Error("attestations", "missing");
+  if (status.ok() && attestations->size() == 0) status = json::Error("attestations", "empty");
+  if (status.ok() && attestations->size() > options.limits.max_items_per_document) {
+    status = json::Error("attestations", "more entries than max_items_per_document");
+  }
+  if (!status.ok()) {
+    out->push_back(Failed(source, status));
+    return;
+  }
+  size_t index = 0;
+  for (element entry : *attestations) {
+    std::string entry_source = fmt::format("{}#attestations[{}]", source, index++);
+    object entry_object, bundle_object;
+    std::optional<element> bundle;
+    status = json::AsObject(entry, "", &entry_object);
+    if (status.ok()) status = json::Find(entry_object, "", "bundle", &bundle);
+    if (status.ok() && !bundle) status = json::Error("bundle", "missing");
+    if (status.ok()) status = json::AsObject(*bundle, "bundle", &bundle_object);
+    if (!status.ok()) {
+      out->push_back(Failed(entry_source, status));
+      continue;
+    }
+    out->push_back(
+        VerifyBundle(entry_source, bundle_object, simdjson::to_string(*bundle), policy, options));
+  }
+}
+
+}  // namespace lineage::ingest::internal
