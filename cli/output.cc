@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 namespace lineage::cli {
@@ -97,6 +99,12 @@ void JsonWriter::Bool(bool value) {
 void JsonWriter::Null() {
   Separate();
   out_ += "null";
+}
+
+void JsonWriter::Double(double value) {
+  if (!std::isfinite(value)) return Null();
+  Separate();
+  out_ += fmt::format("{}", value);
 }
 
 void JsonWriter::Time(absl::Time time) {

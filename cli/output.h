@@ -32,6 +32,9 @@ class JsonWriter {
   void Int(int64_t value);
   void Bool(bool value);
   void Null();
+  // A finite number in its shortest round-trip form; NaN and infinities
+  // (which JSON cannot hold) are written as null.
+  void Double(double value);
   // An RFC 3339 UTC time, or null for absl::InfinitePast() ("unknown").
   void Time(absl::Time time);
 

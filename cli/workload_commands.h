@@ -1,0 +1,57 @@
+// The lineage CLI's workload inventory and key hygiene commands:
+//
+//   lineage workloads ingest FILE... [--cluster NAME] [--format auto|kubectl|list]
+//   lineage workloads list [--cluster NAME]
+//   lineage keys [--stale AGE]
+//
+// Like cli/commands.h, each Run* function takes parsed arguments (main.cc
+// owns CLI11) and returns the process exit code (ExitCode); data goes to
+// Context::out, diagnostics to Context::err, and with Context::json the data
+// is one JSON document whose shape docs/cli.md documents.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cli/commands.h"
+
+namespace lineage::cli {
+
+struct WorkloadsIngestArgs {
+  std::vector<std::string> paths;  // inventory files, or "-" for stdin; applied in order
+  std::string cluster;             // required for kubectl output; checked against a list's
+  std::string format = "auto";     // auto | kubectl | list
+  bool quiet = false;              // print only rejections and the summary
+};
+
+struct WorkloadsListArgs {
+  std::string cluster;  // empty: every cluster
+};
+
+// The rotation age `lineage keys` uses without --stale.
+inline constexpr char kDefaultRotationAge[] = "90d";
+
+struct KeysArgs {
+  std::string stale = kDefaultRotationAge;  // the rotation age, e.g. "30d"
+};
+
+// Stores each file's inventory as its cluster's current one. Exit codes:
+// kExitOk, kExitRejected (a file was rejected; the others were stored),
+// kExitUsage, kExitError.
+int RunWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args);
+
+// Lists the current inventories. kExitNotFound for an unknown --cluster.
+int RunWorkloadsList(const Context& ctx, const WorkloadsListArgs& args);
+
+// Each signer's usage, flagging long-lived keys still signing more than the
+// rotation age after their first signature.
+int RunKeys(const Context& ctx, const KeysArgs& args);
+
+// A positive age: "<N>d" (days), "<N>w" (weeks), or an absl duration such as
+// "36h", "90m", "1h30m". InvalidArgument otherwise.
+absl::StatusOr<absl::Duration> ParseAge(std::string_view text);
+
+}  // namespace lineage::cli
