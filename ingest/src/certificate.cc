@@ -143,7 +143,10 @@ absl::StatusOr<std::shared_ptr<const Certificate>> Certificate::FromDer(std::str
   cert->sans_ = SubjectAlternativeNames(x509.get());
   // X509_get_extended_key_usage caches the parsed extensions; call it before
   // the object is shared, since that cache is filled lazily.
-  cert->code_signing_ = (X509_get_extended_key_usage(x509.get()) & XKU_CODE_SIGN) != 0;
+  // Without the extension OpenSSL reports every usage as allowed; Fulcio
+  // always writes it, so its absence means "not a code-signing certificate".
+  cert->code_signing_ = (X509_get_extension_flags(x509.get()) & EXFLAG_XKUSAGE) != 0 &&
+                        (X509_get_extended_key_usage(x509.get()) & XKU_CODE_SIGN) != 0;
 
   EVP_PKEY* pkey = X509_get0_pubkey(x509.get());
   unsigned char* spki = nullptr;

@@ -1,0 +1,493 @@
+// Sigstore verification with a CA, certificates, a transparency log, proofs
+// and checkpoints made in the test with OpenSSL: each check of
+// docs/trust-policy.md ("Keyless verification") is shown to reject the case
+// it exists for, with its own reason. No mocks: every signature is real.
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "ingest/include/lineage/ingest/crypto.h"
+#include "ingest/include/lineage/ingest/ingest.h"
+#include "ingest/include/lineage/ingest/sigstore.h"
+#include "ingest/include/lineage/ingest/trust_policy.h"
+
+namespace lineage::ingest {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kIssuer[] = "https://token.actions.githubusercontent.com";
+constexpr char kSan[] = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.0";
+// The integrated time of every log entry below: 2025-01-01T00:00:00Z.
+constexpr int64_t kSignedAt = 1735689600;
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct X509Free {
+  void operator()(X509* p) const { X509_free(p); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using Cert = std::unique_ptr<X509, X509Free>;
+
+Pkey NewP256() {
+  return Pkey(EVP_EC_gen("P-256"));
+}
+
+std::string Sign(EVP_PKEY* key, std::string_view message) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  size_t len = 0;
+  EXPECT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key), 1);
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len,
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size()),
+            1);
+  std::string sig(len, '\0');
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                           reinterpret_cast<const unsigned char*>(message.data()), message.size()),
+            1);
+  sig.resize(len);
+  return sig;
+}
+
+std::string SpkiDer(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(key, &der);
+  std::string out(reinterpret_cast<char*>(der), len);
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string CertDer(X509* cert) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  std::string out(reinterpret_cast<char*>(der), len);
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string CertPem(X509* cert) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  PEM_write_bio_X509(bio.get(), cert);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, len);
+}
+
+void AddExtension(X509* cert, X509* issuer, const char* name, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_nconf(nullptr, &ctx, name, value);
+  ASSERT_NE(ext, nullptr) << name << "=" << value;
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+}
+
+struct CertSpec {
+  std::string common_name;
+  int64_t not_before;
+  int64_t not_after;
+  bool ca = false;
+  std::string issuer_ext;  // Fulcio OIDC issuer extension; leaf only
+  std::string san;         // URI SAN; leaf only
+  bool code_signing = true;
+};
+
+// A certificate for `key`, signed by `issuer_key` (self-signed when
+// issuer_cert is null).
+Cert MakeCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer_cert, EVP_PKEY* issuer_key) {
+  static long serial = 1;
+  Cert cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
+  ASN1_TIME_set(X509_getm_notBefore(cert.get()), static_cast<time_t>(spec.not_before));
+  ASN1_TIME_set(X509_getm_notAfter(cert.get()), static_cast<time_t>(spec.not_after));
+  X509_set_pubkey(cert.get(), key);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("lineage-test"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
+                             -1, 0);
+  X509* issuer = issuer_cert != nullptr ? issuer_cert : cert.get();
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer));
+  if (spec.ca) {
+    AddExtension(cert.get(), issuer, "basicConstraints", "critical,CA:TRUE");
+    AddExtension(cert.get(), issuer, "keyUsage", "critical,keyCertSign,cRLSign");
+  } else {
+    AddExtension(cert.get(), issuer, "keyUsage", "critical,digitalSignature");
+    if (spec.code_signing) AddExtension(cert.get(), issuer, "extendedKeyUsage", "codeSigning");
+    AddExtension(cert.get(), issuer, "subjectAltName", ("critical,URI:" + spec.san).c_str());
+    AddExtension(cert.get(), issuer, "1.3.6.1.4.1.57264.1.8",
+                 ("ASN1:UTF8String:" + spec.issuer_ext).c_str());
+  }
+  EXPECT_GT(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()), 0);
+  return cert;
+}
+
+// RFC 6962 section 2.1, written from the definitions (recursive MTH and
+// PATH), independently of the library's iterative verifier.
+std::string Hash(std::string_view data) {
+  std::string out(32, '\0');
+  EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), nullptr,
+             EVP_sha256(), nullptr);
+  return out;
+}
+size_t SplitPoint(size_t n) {
+  size_t k = 1;
+  while (k * 2 < n)
+    k *= 2;
+  return k;
+}
+std::string TreeHash(const std::vector<std::string>& leaves, size_t begin, size_t end) {
+  if (end - begin == 1) return Hash(std::string("\x00", 1) + leaves[begin]);
+  size_t k = SplitPoint(end - begin);
+  return Hash("\x01" + TreeHash(leaves, begin, begin + k) + TreeHash(leaves, begin + k, end));
+}
+std::vector<std::string> AuditPath(const std::vector<std::string>& leaves, size_t m, size_t begin,
+                                   size_t end) {
+  if (end - begin == 1) return {};
+  size_t k = SplitPoint(end - begin);
+  std::vector<std::string> path;
+  if (m < k) {
+    path = AuditPath(leaves, m, begin, begin + k);
+    path.push_back(TreeHash(leaves, begin + k, end));
+  } else {
+    path = AuditPath(leaves, m - k, begin + k, end);
+    path.push_back(TreeHash(leaves, begin, begin + k));
+  }
+  return path;
+}
+
+std::string Hex(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes)
+    out += fmt::format("{:02x}", c);
+  return out;
+}
+
+// One signing world: a Fulcio-like CA, a Rekor-like log, and a workflow
+// identity, from which each test derives its bundle and breaks one thing.
+class SigstoreGeneratedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_key_ = NewP256();
+    ca_ = MakeCert({"test fulcio root", kSignedAt - 86400 * 365, kSignedAt + 86400 * 365, true},
+                   ca_key_.get(), nullptr, nullptr);
+    log_key_ = NewP256();
+    leaf_key_ = NewP256();
+    leaf_ = MakeLeaf(kSignedAt - 60, kSignedAt + 540);
+  }
+
+  Cert MakeLeaf(int64_t not_before, int64_t not_after, bool code_signing = true) {
+    return MakeCert({"", not_before, not_after, false, kIssuer, kSan, code_signing},
+                    leaf_key_.get(), ca_.get(), ca_key_.get());
+  }
+
+  TrustPolicy Policy(const std::string& san_regex = ".*") {
+    auto root = std::make_shared<TrustedRoot>();
+    CertificateAuthority ca;
+    ca.uri = "https://fulcio.test";
+    ca.chain.push_back(*Certificate::FromDer(CertDer(ca_.get())));
+    ca.valid_for = {absl::FromUnixSeconds(kSignedAt - 86400 * 365), absl::InfiniteFuture()};
+    root->AddCertificateAuthority(std::move(ca));
+    TransparencyLog log;
+    log.base_url = "https://rekor.test";
+    log.key = *PublicKey::FromDer(SpkiDer(log_key_.get()));
+    log.log_id = Hash(SpkiDer(log_key_.get()));
+    log.valid_for = {absl::FromUnixSeconds(kSignedAt - 86400 * 365), absl::InfiniteFuture()};
+    root->AddTlog(std::move(log));
+    TrustPolicy policy;
+    policy.AddTrustedRoot(root);
+    policy.AddIdentity(*MakeTrustedIdentity("release", kIssuer, false, san_regex, true));
+    return policy;
+  }
+
+  // What a test may change about the bundle it gets.
+  struct Options {
+    X509* leaf = nullptr;                // default: leaf_
+    EVP_PKEY* signing_key = nullptr;     // the DSSE signer; default: leaf_key_
+    EVP_PKEY* checkpoint_key = nullptr;  // default: log_key_
+    std::string logged_payload;          // the payload the log entry records; default: the real one
+    bool proof_for_other_leaf = false;
+    bool with_set = true;
+    std::string media_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+  };
+
+  std::string Bundle(const Options& o) {
+    X509* leaf = o.leaf != nullptr ? o.leaf : leaf_.get();
+    EVP_PKEY* signer = o.signing_key != nullptr ? o.signing_key : leaf_key_.get();
+    const std::string payload_type = "application/vnd.in-toto+json";
+    const std::string payload =
+        R"({"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app","digest":)"
+        R"({"sha256":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}}],)"
+        R"("predicateType":"https://slsa.dev/provenance/v1","predicate":{}})";
+    std::string sig = Sign(signer, Pae(payload_type, payload));
+
+    // The log's entry for it (dsse 0.0.1), in a tree of five entries.
+    std::string logged = o.logged_payload.empty() ? payload : o.logged_payload;
+    std::string body = fmt::format(
+        R"({{"apiVersion":"0.0.1","kind":"dsse","spec":{{"envelopeHash":{{"algorithm":"sha256",)"
+        R"("value":"{}"}},"payloadHash":{{"algorithm":"sha256","value":"{}"}},"signatures":[{{)"
+        R"("signature":"{}","verifier":"{}"}}]}}}})",
+        Hex(Hash("envelope")), Hex(Hash(logged)), EncodeBase64(sig), EncodeBase64(CertPem(leaf)));
+    std::vector<std::string> leaves = {"a", "b", body, "d", "e"};
+    const size_t index = 2;
+    std::string root = TreeHash(leaves, 0, leaves.size());
+    std::vector<std::string> path =
+        AuditPath(leaves, o.proof_for_other_leaf ? 3 : index, 0, leaves.size());
+    std::string checkpoint_body =
+        fmt::format("rekor.test - 42\n{}\n{}\n", leaves.size(), EncodeBase64(root));
+    std::string log_id = Hash(SpkiDer(log_key_.get()));
+    std::string note_sig =
+        log_id.substr(0, 4) +
+        Sign(o.checkpoint_key != nullptr ? o.checkpoint_key : log_key_.get(), checkpoint_body);
+    std::string checkpoint =
+        fmt::format("{}\n\u2014 rekor.test {}\n", checkpoint_body, EncodeBase64(note_sig));
+    const int64_t log_index = 1000 + index;
+    std::string set = EncodeBase64(
+        Sign(log_key_.get(), SignedEntryTimestampPayload(body, kSignedAt, log_id, log_index)));
+
+    std::string hashes;
+    for (const std::string& h : path)
+      hashes += (hashes.empty() ? "\"" : ",\"") + EncodeBase64(h) + "\"";
+    return fmt::format(
+        R"({{"mediaType":"{}","verificationMaterial":{{"certificate":{{"rawBytes":"{}"}},)"
+        R"("tlogEntries":[{{"logIndex":"{}","logId":{{"keyId":"{}"}},)"
+        R"("kindVersion":{{"kind":"dsse","version":"0.0.1"}},"integratedTime":"{}",{})"
+        R"("inclusionProof":{{"logIndex":"{}","rootHash":"{}","treeSize":"{}","hashes":[{}],)"
+        R"("checkpoint":{{"envelope":"{}"}}}},"canonicalizedBody":"{}"}}]}},)"
+        R"("dsseEnvelope":{{"payload":"{}","payloadType":"{}","signatures":[{{"sig":"{}"}}]}}}})",
+        o.media_type, EncodeBase64(CertDer(leaf)), log_index, EncodeBase64(log_id), kSignedAt,
+        o.with_set ? fmt::format(R"("inclusionPromise":{{"signedEntryTimestamp":"{}"}},)", set)
+                   : "",
+        index, EncodeBase64(root), leaves.size(), hashes, JsonEscape(checkpoint),
+        EncodeBase64(body), EncodeBase64(payload), payload_type, EncodeBase64(sig));
+  }
+
+  static std::string JsonEscape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '\n') {
+        out += "\\n";
+      } else if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  ItemResult VerifyOne(const std::string& bundle, const TrustPolicy& policy) {
+    std::vector<ItemResult> items = VerifyDocument("gen.json", bundle, policy, IngestOptions{});
+    EXPECT_EQ(items.size(), 1u);
+    return items.at(0);
+  }
+
+  std::string Rejection(const std::string& bundle, const TrustPolicy& policy) {
+    ItemResult item = VerifyOne(bundle, policy);
+    EXPECT_FALSE(item.record.ok());
+    return item.record.ok() ? "" : std::string(item.record.status().message());
+  }
+
+  Pkey ca_key_, log_key_, leaf_key_;
+  Cert ca_, leaf_;
+};
+
+TEST_F(SigstoreGeneratedTest, WellFormedBundleVerifies) {
+  ItemResult item = VerifyOne(Bundle({}), Policy());
+  ASSERT_TRUE(item.record.ok()) << item.record.status();
+  const VerifiedSigner& s = item.record->signers.at(0);
+  EXPECT_EQ(s.key_ref, std::string("key:keyless:") + kIssuer + "|" + kSan);
+  EXPECT_EQ(s.log_index, 1002);
+  EXPECT_EQ(s.signed_at, absl::FromUnixSeconds(kSignedAt));
+  EXPECT_EQ(s.certificate_sha256, Sha256Hex(CertDer(leaf_.get())));
+  // No build time in the statement: the record takes the signing time.
+  EXPECT_EQ(item.record->time, absl::FromUnixSeconds(kSignedAt));
+  // The legacy media-type spelling of v0.3, and v0.2, are the same format.
+  Options legacy;
+  legacy.media_type = "application/vnd.dev.sigstore.bundle+json;version=0.3";
+  EXPECT_TRUE(VerifyOne(Bundle(legacy), Policy()).record.ok());
+  legacy.media_type = "application/vnd.dev.sigstore.bundle+json;version=0.2";
+  EXPECT_TRUE(VerifyOne(Bundle(legacy), Policy()).record.ok());
+}
+
+TEST_F(SigstoreGeneratedTest, ExpiredLeafIsRejectedForTime) {
+  Cert expired = MakeLeaf(kSignedAt - 1200, kSignedAt - 600);
+  Options o;
+  o.leaf = expired.get();
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("gen.json: signing time: the certificate was not valid at the signing "
+                        "time 2025-01-01T00:00:00Z"));
+}
+
+TEST_F(SigstoreGeneratedTest, UntrustedRootIsRejectedForTheChain) {
+  Pkey other_ca_key = NewP256();
+  Cert other_ca = MakeCert({"test fulcio root", kSignedAt - 86400, kSignedAt + 86400, true},
+                           other_ca_key.get(), nullptr, nullptr);
+  Cert leaf = MakeCert({"", kSignedAt - 60, kSignedAt + 540, false, kIssuer, kSan}, leaf_key_.get(),
+                       other_ca.get(), other_ca_key.get());
+  Options o;
+  o.leaf = leaf.get();
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("gen.json: certificate chain: the certificate (issued "
+                        "2024-12-31T23:59:00Z) does not chain to a Fulcio CA"));
+}
+
+TEST_F(SigstoreGeneratedTest, LeafWithoutCodeSigningIsRejectedForTheChain) {
+  Cert leaf = MakeLeaf(kSignedAt - 60, kSignedAt + 540, /*code_signing=*/false);
+  Options o;
+  o.leaf = leaf.get();
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("certificate chain: the certificate is not issued for code signing"));
+}
+
+TEST_F(SigstoreGeneratedTest, ProofForAnotherEntryIsRejected) {
+  Options o;
+  o.proof_for_other_leaf = true;
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("signing time: verificationMaterial.tlogEntries[0].inclusionProof: "
+                        "inclusion proof does not lead to the root hash"));
+}
+
+TEST_F(SigstoreGeneratedTest, CheckpointWithBadSignatureIsRejected) {
+  Pkey impostor = NewP256();
+  Options o;
+  o.checkpoint_key = impostor.get();
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("signing time: verificationMaterial.tlogEntries[0].inclusionProof."
+                        "checkpoint: no checkpoint signature verifies with the log's key"));
+}
+
+TEST_F(SigstoreGeneratedTest, V02BundleWithoutProofOrV01WithoutPromiseIsRejected) {
+  // A v0.1 bundle must carry the signed entry timestamp.
+  Options o;
+  o.with_set = false;
+  o.media_type = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("signing time: verificationMaterial.tlogEntries[0].inclusionPromise: "
+                        "missing"));
+  // Without a promise, a v0.3 entry proves inclusion but gives no time.
+  o.media_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("signing time: no verified transparency-log entry establishes when"));
+}
+
+TEST_F(SigstoreGeneratedTest, LogEntryForOtherContentIsAMismatch) {
+  Options o;
+  o.logged_payload = "something else";
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("log entry: verificationMaterial.tlogEntries[0]: the dsse 0.0.1 entry "
+                        "records a different payload"));
+}
+
+TEST_F(SigstoreGeneratedTest, SignatureByAnotherKeyIsRejected) {
+  Pkey other = NewP256();
+  Options o;
+  o.signing_key = other.get();
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("signature: dsseEnvelope.signatures[0]: ECDSA P-256 verification failed"));
+}
+
+TEST_F(SigstoreGeneratedTest, IdentityOutsideThePolicyIsRejected) {
+  EXPECT_THAT(
+      Rejection(Bundle({}), Policy(R"(https://github\.com/org/repo/.*@refs/heads/main)")),
+      HasSubstr("identity: issuer \"https://token.actions.githubusercontent.com\" and SAN "
+                "\"https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.0\" "
+                "match none of the 1 trusted identities"));
+  // The tag pattern of the docs matches.
+  EXPECT_TRUE(VerifyOne(Bundle({}), Policy(R"(https://github\.com/org/repo/\.github/workflows/)"
+                                           R"(release\.yml@refs/tags/.*)"))
+                  .record.ok());
+}
+
+// --- The primitives on their own -----------------------------------------------
+
+TEST(InclusionProofTest, EveryLeafOfEveryTreeSizeUpTo33Verifies) {
+  for (size_t n = 1; n <= 33; ++n) {
+    std::vector<std::string> leaves;
+    for (size_t i = 0; i < n; ++i)
+      leaves.push_back(fmt::format("leaf {}", i));
+    std::string root = TreeHash(leaves, 0, n);
+    for (size_t m = 0; m < n; ++m) {
+      std::vector<std::string> path = AuditPath(leaves, m, 0, n);
+      std::string leaf_hash = MerkleLeafHash(leaves[m]);
+      EXPECT_TRUE(VerifyInclusionProof(m, n, leaf_hash, path, root).ok()) << n << " " << m;
+      // The same proof for the neighbour, or with a hash more or less,
+      // fails. (The size alone is not bound by a proof: leaf 0 of 3 and of 4
+      // have proofs of one shape. The signed checkpoint binds size to root.)
+      if (n > 1) {
+        EXPECT_FALSE(VerifyInclusionProof((m + 1) % n, n, leaf_hash, path, root).ok());
+      }
+      std::vector<std::string> longer = path;
+      longer.push_back(leaf_hash);
+      EXPECT_FALSE(VerifyInclusionProof(m, n, leaf_hash, longer, root).ok()) << n << " " << m;
+      if (!path.empty()) {
+        std::vector<std::string> shorter(path.begin(), path.end() - 1);
+        EXPECT_FALSE(VerifyInclusionProof(m, n, leaf_hash, shorter, root).ok());
+      }
+    }
+  }
+  EXPECT_FALSE(VerifyInclusionProof(5, 5, MerkleLeafHash("x"), {}, MerkleLeafHash("x")).ok());
+}
+
+TEST(CheckpointTest, ParsesTheSignedNote) {
+  absl::StatusOr<Checkpoint> c = ParseCheckpoint(
+      "rekor.sigstore.dev - 2605736670972794746\n29188099\n"
+      "fbEijQTFeiQCldZqez/u/WcrNPk4nxXI5ihofHYjFUA=\nTimestamp: 1693323623528968756\n\n"
+      "\u2014 rekor.sigstore.dev wNI9ajBEAiAK0YTbxRlhOZeeP+844Y+W7iz+hsFIF8x2NYsmuaxifAIgYUFSur"
+      "lKwN7j5jCwpqSVrkbouQoYIYlyWU9Om16svmI=\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->origin, "rekor.sigstore.dev - 2605736670972794746");
+  EXPECT_EQ(c->tree_size, 29188099u);
+  EXPECT_EQ(EncodeBase64(c->root_hash), "fbEijQTFeiQCldZqez/u/WcrNPk4nxXI5ihofHYjFUA=");
+  ASSERT_EQ(c->signatures.size(), 1u);
+  EXPECT_EQ(c->signatures[0].name, "rekor.sigstore.dev");
+  EXPECT_THAT(c->body, ::testing::EndsWith("Timestamp: 1693323623528968756\n"));
+
+  for (const char* bad :
+       {"", "origin\n1\n", "origin\nx\nAAAA\n\n\u2014 o AAAAAAAA\n",
+        "origin\n1\nfbEijQTFeiQCldZqez/u/WcrNPk4nxXI5ihofHYjFUA=\n\n",
+        "origin\n1\nfbEijQTFeiQCldZqez/u/WcrNPk4nxXI5ihofHYjFUA=\n\n- o AAAAAAAA\n"}) {
+    EXPECT_FALSE(ParseCheckpoint(bad).ok()) << bad;
+  }
+}
+
+TEST(CertificateTest, ReadsFulcioIssuerAndSan) {
+  Pkey key = NewP256();
+  Cert ca = MakeCert({"root", kSignedAt - 100, kSignedAt + 100, true}, key.get(), nullptr, nullptr);
+  Pkey leaf_key = NewP256();
+  Cert leaf = MakeCert({"", kSignedAt - 10, kSignedAt + 10, false, kIssuer, kSan}, leaf_key.get(),
+                       ca.get(), key.get());
+  absl::StatusOr<std::shared_ptr<const Certificate>> c = Certificate::FromDer(CertDer(leaf.get()));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->oidc_issuer(), kIssuer);
+  EXPECT_THAT((*c)->sans(), ::testing::ElementsAre(kSan));
+  EXPECT_TRUE((*c)->code_signing());
+  EXPECT_EQ((*c)->not_before(), absl::FromUnixSeconds(kSignedAt - 10));
+  EXPECT_TRUE((*c)->ValidAt(absl::FromUnixSeconds(kSignedAt + 10)));
+  EXPECT_FALSE((*c)->ValidAt(absl::FromUnixSeconds(kSignedAt + 11)));
+  EXPECT_EQ((*c)->public_key()->fingerprint(), Sha256Hex(SpkiDer(leaf_key.get())));
+
+  absl::StatusOr<std::shared_ptr<const Certificate>> pem =
+      Certificate::FromPem(CertPem(leaf.get()));
+  ASSERT_TRUE(pem.ok());
+  EXPECT_EQ((*pem)->der(), (*c)->der());
+  EXPECT_FALSE(Certificate::FromDer(CertDer(leaf.get()) + "x").ok());
+  EXPECT_FALSE(Certificate::FromDer("").ok());
+  EXPECT_FALSE(Certificate::FromPem("-----BEGIN PUBLIC KEY-----\n").ok());
+}
+
+}  // namespace
+}  // namespace lineage::ingest
