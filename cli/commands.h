@@ -20,6 +20,11 @@ enum ExitCode : int {
   kExitUsage = 2,     // bad arguments, including a ref that does not parse
   kExitNotFound = 3,  // the ref (or database) does not exist
   kExitError = 4,     // the database could not be opened, read or written
+  kExitDenied = 5,    // check: the digest is denied
+  // A state that forbids the action: a bulk plan still needs approvals, the
+  // closure changed since review, already approved / enforced / lifted.
+  kExitPrecondition = 6,
+  kExitAuditFailed = 7,  // audit verify: the chain or its evidence was tampered with
 };
 
 struct Context {

@@ -11,6 +11,7 @@ PACKAGES=(
   libssl-dev openssl libsimdjson-dev libcli11-dev libroaring-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
+  graphviz
 )
 
 missing=()

@@ -1,0 +1,124 @@
+// The lineage CLI's revocation commands: revoke (dry run, plan, enforce),
+// plan show/list, approve, enforce, lift, revocations, check, why, deny-list
+// (deltas and export), evidence, audit verify/log and settings.
+//
+// Like cli/commands.h, each Run* function takes parsed arguments (main.cc
+// owns CLI11) and returns the process exit code; data goes to Context::out,
+// diagnostics to Context::err, and with Context::json the data is one JSON
+// document whose shape docs/cli.md documents.
+//
+// Writers (revoke, approve, enforce, lift, settings changes) open the
+// database read-write and so wait for no one but fail with exit code 4 while
+// another process holds it; readers open it read-only and may run beside a
+// writer.
+//
+// Principals: `--as` is who acts. main.cc fills it from $LINEAGE_PRINCIPAL
+// when the flag is absent; a command that needs it and has none is a usage
+// error (kExitUsage).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cli/commands.h"
+
+namespace lineage::cli {
+
+// The exit code for a failed engine call, the same for every revocation
+// command: InvalidArgument -> kExitUsage, NotFound -> kExitNotFound,
+// FailedPrecondition / PermissionDenied / AlreadyExists -> kExitPrecondition,
+// anything else -> kExitError. REQUIRES: !status.ok().
+int RevocationExitCode(const absl::Status& status);
+
+// Default for `--list`: how many artifacts and workloads a plan review lists.
+inline constexpr uint64_t kDefaultListLimit = 20;
+
+struct RevokeArgs {
+  std::vector<std::string> digests;   // artifact refs
+  std::vector<std::string> keys;      // key refs; "key:" may be omitted
+  std::vector<std::string> builders;  // builder refs; "builder:" may be omitted
+  std::string roots_from;             // file of refs, one per line; empty: none
+  std::string since;                  // RFC 3339; empty: unbounded (keys and builders only)
+  std::string until;                  // RFC 3339; empty: unbounded
+  std::string reason;                 // required
+  bool advisory = false;
+  bool dry_run = false;
+  std::string as;  // required: the planner, and the enforcer of a non-bulk plan
+  uint64_t list = kDefaultListLimit;
+};
+
+struct PlanShowArgs {
+  std::string id;
+  uint64_t list = kDefaultListLimit;
+};
+
+struct ApproveArgs {
+  std::string id;
+  std::string as;  // required
+};
+
+struct EnforceArgs {
+  std::string id;
+  std::string as;  // required
+  bool accept_changes = false;
+};
+
+struct LiftArgs {
+  std::string revocation;
+  std::string reason;  // required
+  std::string as;      // required
+};
+
+struct CheckArgs {
+  std::string digest;
+  std::string at;                // RFC 3339; empty: now
+  std::string unknown = "warn";  // allow | warn | deny
+};
+
+struct WhyArgs {
+  std::string digest;
+  bool dot = false;  // print a Graphviz digraph of the chains instead of text
+};
+
+struct DenyListExportArgs {
+  std::string format;  // json | opa
+  std::string out;     // file written atomically; empty: stdout
+};
+
+struct EvidenceArgs {
+  std::string subject;  // a revocation id or a plan id
+  std::string out_dir;  // writes <out_dir>/<subject>.evidence.json; empty: stdout
+};
+
+struct SettingsArgs {
+  std::optional<std::string> advisory_only;  // "on" | "off"
+  std::optional<uint64_t> bulk_threshold;
+  std::string as;      // required with a change
+  std::string reason;  // required with a change
+};
+
+int RunRevoke(const Context& ctx, const RevokeArgs& args);
+int RunPlanShow(const Context& ctx, const PlanShowArgs& args);
+int RunPlanList(const Context& ctx);
+int RunApprove(const Context& ctx, const ApproveArgs& args);
+int RunEnforce(const Context& ctx, const EnforceArgs& args);
+int RunLift(const Context& ctx, const LiftArgs& args);
+// Active revocations, or all of them with `all`.
+int RunRevocations(const Context& ctx, bool all);
+// Exit kExitOk for ALLOW, kExitDenied for DENY.
+int RunCheck(const Context& ctx, const CheckArgs& args);
+int RunWhy(const Context& ctx, const WhyArgs& args);
+// Deny-list deltas with seq > after_seq, every page of them.
+int RunDenyList(const Context& ctx, uint64_t after_seq);
+int RunDenyListExport(const Context& ctx, const DenyListExportArgs& args);
+int RunEvidence(const Context& ctx, const EvidenceArgs& args);
+// Exit kExitOk when the chain verifies, kExitAuditFailed when it does not.
+int RunAuditVerify(const Context& ctx);
+// Audit entries with seq >= from_seq, every page of them.
+int RunAuditLog(const Context& ctx, uint64_t from_seq);
+int RunSettings(const Context& ctx, const SettingsArgs& args);
+
+}  // namespace lineage::cli
