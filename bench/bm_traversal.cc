@@ -315,6 +315,119 @@ void BM_Small(benchmark::State& state) {
   ReportPercentiles(state, &micros);
 }
 
+// A root whose closure (derived descendants, itself included) is about
+// `target` artifacts: older artifacts reach more, so a binary search over
+// artifact numbers finds one. Returns the artifact number.
+uint64_t RootWithClosure(Graph& g, uint64_t n, uint64_t target) {
+  std::vector<uint32_t> seen(g.csr.offsets.size() - 1, 0), queue;
+  uint32_t stamp = 0;
+  uint64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    uint64_t size = g.csr.CountFrom(static_cast<uint32_t>(mid), &seen, ++stamp, &queue) + 1;
+    if (size > target) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+// Plan (the dry run), two approvals, enforce, and lift, for a digest root
+// whose closure is about state.range(1) artifacts. Times are per phase; the
+// lift restores the state for the next iteration. The bench store writes
+// without fsync (durable against a killed process, not a power cut).
+void BM_Revoke(benchmark::State& state) {
+  Graph& g = GetGraph(state.range(0));
+  std::string root = ArtifactRef(RootWithClosure(g, state.range(0), state.range(1)));
+  std::vector<double> plan_ms, enforce_ms, lift_ms;
+  uint64_t closure = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    PlanRequest request{{{root}}, "bench", RevocationMode::kEnforce, "alice"};
+    absl::StatusOr<Plan> plan = g.store->CreatePlan(request, PlanListing{0, 0});
+    auto t1 = std::chrono::steady_clock::now();
+    if (!plan.ok() || !g.store->Approve(plan->id, "bob").ok() ||
+        !g.store->Approve(plan->id, "carol").ok()) {
+      state.SkipWithError("plan failed");
+      return;
+    }
+    auto t2 = std::chrono::steady_clock::now();
+    absl::StatusOr<EnforceResult> enforced = g.store->Enforce(plan->id, {.actor = "dave"});
+    auto t3 = std::chrono::steady_clock::now();
+    if (!enforced.ok() || !enforced->enforced) {
+      state.SkipWithError("enforce failed");
+      return;
+    }
+    closure = enforced->revocation.artifact_count;
+    if (!g.store->Lift(enforced->revocation.id, "erin", "bench").ok()) {
+      state.SkipWithError("lift failed");
+      return;
+    }
+    auto t4 = std::chrono::steady_clock::now();
+    auto ms = [](auto a, auto b) {
+      return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    plan_ms.push_back(ms(t0, t1));
+    enforce_ms.push_back(ms(t2, t3));
+    lift_ms.push_back(ms(t3, t4));
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  state.counters["closure"] = static_cast<double>(closure);
+  state.counters["plan_ms"] = median(plan_ms);
+  state.counters["enforce_ms"] = median(enforce_ms);
+  state.counters["lift_ms"] = median(lift_ms);
+  state.counters["peak_rss_MiB"] = static_cast<double>(PeakRssMiB());
+}
+
+// The gate check in process. state.range(1) = 0: known digests with no
+// revocation active (the common ALLOW); 1: digests inside an active
+// revocation of the largest closure (DENY with its reason). The revocation
+// stays active, so BM_Open after it measures a restart that restores a
+// closure of the whole graph.
+void BM_Check(benchmark::State& state) {
+  Graph& g = GetGraph(state.range(0));
+  static std::map<int64_t, std::string> active;  // graph size -> revocation id
+  if (state.range(1) == 1 && !active.contains(state.range(0))) {
+    PlanRequest request{{{ArtifactRef(0)}}, "bench check", RevocationMode::kEnforce, "alice"};
+    absl::StatusOr<Plan> plan = g.store->CreatePlan(request, PlanListing{0, 0});
+    if (!plan.ok() || !g.store->Approve(plan->id, "bob").ok() ||
+        !g.store->Approve(plan->id, "carol").ok()) {
+      state.SkipWithError("plan failed");
+      return;
+    }
+    absl::StatusOr<EnforceResult> r = g.store->Enforce(plan->id, {.actor = "dave"});
+    if (!r.ok() || !r->enforced) {
+      state.SkipWithError("enforce failed");
+      return;
+    }
+    active[state.range(0)] = r->revocation.id;
+  }
+  std::vector<std::string> digests;
+  for (uint64_t i = 0; i < 1000; ++i)
+    digests.push_back(ArtifactRef(1 + (i * 7919) % (state.range(0) - 1)));
+  std::vector<double> micros;
+  size_t next = 0;
+  uint64_t denied = 0;
+  CheckOptions options;
+  options.unknown = UnknownPolicy::kAllow;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<CheckResult> r = g.store->Check(digests[next++ % digests.size()], options);
+    micros.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
+    denied += r.ok() && r->verdict == Verdict::kDeny;
+  }
+  state.counters["denied_share"] =
+      static_cast<double>(denied) / static_cast<double>(std::max<size_t>(1, micros.size()));
+  ReportPercentiles(state, &micros);
+}
+
 // Close and reopen the loaded store: the open rebuilds the index by scanning
 // RocksDB. Registered after the traversals, which therefore ran on the index
 // as ingest left it (CSR plus a delta); afterwards the delta is empty.
@@ -408,6 +521,17 @@ int RegisterAll() {
     benchmark::RegisterBenchmark("BM_CountDescendants/small", BM_Small<true>)
         ->Arg(n)
         ->Unit(benchmark::kMicrosecond);
+  }
+  for (int64_t n : Sizes()) {
+    for (int64_t closure : {int64_t{1000}, int64_t{100000}, int64_t{1000000}}) {
+      if (closure > n) continue;
+      benchmark::RegisterBenchmark("BM_Revoke", BM_Revoke)
+          ->Args({n, closure})
+          ->Unit(benchmark::kMillisecond)
+          ->Iterations(closure >= 100000 ? 5 : 20);
+    }
+    benchmark::RegisterBenchmark("BM_Check/allow", BM_Check)->Args({n, 0});
+    benchmark::RegisterBenchmark("BM_Check/deny", BM_Check)->Args({n, 1});
   }
   for (int64_t n : Sizes()) {
     benchmark::RegisterBenchmark("BM_Open", BM_Open)
