@@ -602,23 +602,23 @@ absl::StatusOr<std::vector<FileRoot>> ReadRootsFile(const std::string& path) {
   return roots;
 }
 
-// Turns the flags into a PlanRequest; every error is the caller's (usage).
-absl::StatusOr<PlanRequest> BuildPlanRequest(const RevokeArgs& args) {
+// The roots named by --digest, --key, --builder and --roots-from, in that
+// order, canonical.
+absl::StatusOr<std::vector<FileRoot>> CollectRoots(const RevokeArgs& args) {
   std::vector<FileRoot> roots;
-  for (const std::string& d : args.digests) {
-    absl::StatusOr<std::string> ref = RootRef("--digest", d, NodeKind::kArtifact);
-    if (!ref.ok()) return ref.status();
-    roots.push_back({*ref, NodeKind::kArtifact});
-  }
-  for (const std::string& k : args.keys) {
-    absl::StatusOr<std::string> ref = RootRef("--key", k, NodeKind::kKey);
-    if (!ref.ok()) return ref.status();
-    roots.push_back({*ref, NodeKind::kKey});
-  }
-  for (const std::string& b : args.builders) {
-    absl::StatusOr<std::string> ref = RootRef("--builder", b, NodeKind::kBuilder);
-    if (!ref.ok()) return ref.status();
-    roots.push_back({*ref, NodeKind::kBuilder});
+  struct Flag {
+    const char* name;
+    const std::vector<std::string>* values;
+    NodeKind kind;
+  };
+  for (const Flag& flag : {Flag{"--digest", &args.digests, NodeKind::kArtifact},
+                           Flag{"--key", &args.keys, NodeKind::kKey},
+                           Flag{"--builder", &args.builders, NodeKind::kBuilder}}) {
+    for (const std::string& text : *flag.values) {
+      absl::StatusOr<std::string> ref = RootRef(flag.name, text, flag.kind);
+      if (!ref.ok()) return ref.status();
+      roots.push_back({*ref, flag.kind});
+    }
   }
   if (!args.roots_from.empty()) {
     absl::StatusOr<std::vector<FileRoot>> from_file = ReadRootsFile(args.roots_from);
@@ -629,17 +629,22 @@ absl::StatusOr<PlanRequest> BuildPlanRequest(const RevokeArgs& args) {
     return absl::InvalidArgumentError(
         "give at least one root: --digest D, --key K, --builder B or --roots-from FILE");
   }
+  return roots;
+}
 
-  absl::Time since = absl::InfinitePast(), until = absl::InfiniteFuture();
-  if (!args.since.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag("--since", args.since);
+struct Window {
+  absl::Time since = absl::InfinitePast();
+  absl::Time until = absl::InfiniteFuture();
+};
+
+absl::StatusOr<Window> ParseWindow(const RevokeArgs& args, const std::vector<FileRoot>& roots) {
+  Window window;
+  for (auto [flag, text, time] : {std::tuple{"--since", &args.since, &window.since},
+                                  std::tuple{"--until", &args.until, &window.until}}) {
+    if (text->empty()) continue;
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(flag, *text);
     if (!t.ok()) return t.status();
-    since = *t;
-  }
-  if (!args.until.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag("--until", args.until);
-    if (!t.ok()) return t.status();
-    until = *t;
+    *time = *t;
   }
   bool windowed = !args.since.empty() || !args.until.empty();
   bool has_signer_root = std::any_of(
@@ -650,20 +655,29 @@ absl::StatusOr<PlanRequest> BuildPlanRequest(const RevokeArgs& args) {
     return absl::InvalidArgumentError(
         "--since/--until apply to --key and --builder roots; these roots are all digests");
   }
-  if (since >= until) {
-    return absl::InvalidArgumentError(
-        fmt::format("--since {} is not before --until {}", TimeText(since), TimeText(until)));
+  if (window.since >= window.until) {
+    return absl::InvalidArgumentError(fmt::format("--since {} is not before --until {}",
+                                                  TimeText(window.since), TimeText(window.until)));
   }
+  return window;
+}
+
+// Turns the flags into a PlanRequest; every error is the caller's (usage).
+absl::StatusOr<PlanRequest> BuildPlanRequest(const RevokeArgs& args) {
+  absl::StatusOr<std::vector<FileRoot>> roots = CollectRoots(args);
+  if (!roots.ok()) return roots.status();
+  absl::StatusOr<Window> window = ParseWindow(args, *roots);
+  if (!window.ok()) return window.status();
   if (args.reason.empty()) {
     return absl::InvalidArgumentError("--reason TEXT is required: every blocked developer sees it");
   }
 
   PlanRequest request;
-  for (const FileRoot& r : roots) {
+  for (const FileRoot& r : *roots) {
     RevocationRoot root{r.ref};
     if (r.kind != NodeKind::kArtifact) {
-      root.since = since;
-      root.until = until;
+      root.since = window->since;
+      root.until = window->until;
     }
     request.roots.push_back(std::move(root));
   }
@@ -997,6 +1011,55 @@ absl::StatusOr<std::string> ArtifactDigest(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// A check answer with the revocations named, ready to print.
+struct CheckReport {
+  CheckResult result;
+  std::optional<absl::Time> at;
+  std::vector<NamedRevocation> denied_by;
+  std::vector<NamedRevocation> advisories;
+  std::vector<std::string> warnings;
+};
+
+void PrintCheck(const Context& ctx, const CheckReport& report) {
+  const CheckResult& result = report.result;
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Member("digest", result.digest);
+    w.Member("verdict", VerdictName(result.verdict));
+    w.MemberBool("known", result.known);
+    JsonTime(w, "at", report.at.value_or(absl::InfinitePast()));
+    JsonNamed(w, "denied_by", report.denied_by);
+    JsonNamed(w, "advisories", report.advisories);
+    w.MemberBool("advisory_only", result.advisory_only);
+    JsonStrings(w, "warnings", report.warnings);
+    w.EndObject();
+    PrintJson(ctx, w);
+    return;
+  }
+  fmt::print(ctx.out, "{} {}{}\n", VerdictName(result.verdict), result.digest,
+             report.at ? fmt::format(" (as of {})", TimeText(*report.at)) : "");
+  for (const NamedRevocation& r : report.denied_by) {
+    fmt::print(ctx.out, "  denied by  {}  {}\n", r.id, r.reason);
+  }
+  for (const NamedRevocation& r : report.advisories) {
+    fmt::print(ctx.out, "  advisory   {}  {}\n", r.id, r.reason);
+  }
+  if (result.advisory_only) {
+    fmt::print(ctx.out,
+               "  note       advisory-only mode is on: revocations are reported, not "
+               "enforced\n");
+  }
+  if (!result.known) fmt::print(ctx.out, "  note       not in the lineage graph\n");
+  if (!report.denied_by.empty()) {
+    fmt::print(ctx.out, "  why:       {} why {}\n", LineagePrefix(ctx), result.digest);
+  }
+}
+
+}  // namespace
+
 int RunCheck(const Context& ctx, const CheckArgs& args) {
   constexpr std::string_view kCmd = "check";
   absl::StatusOr<std::string> digest = ArtifactDigest(args.digest);
@@ -1016,49 +1079,19 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
   absl::StatusOr<CheckResult> result = (*store)->Check(*digest, options);
   if (!result.ok()) return Fail(ctx, kCmd, result.status());
 
-  std::vector<std::string> warnings = result->warnings;
-  if (!result->known && options.unknown == UnknownPolicy::kWarn && warnings.empty()) {
-    warnings.push_back(fmt::format("{} is not in the lineage graph", result->digest));
+  CheckReport report{*std::move(result), options.at};
+  report.warnings = report.result.warnings;
+  // "warn" promises a warning for an unknown digest whatever the engine says.
+  if (!report.result.known && options.unknown == UnknownPolicy::kWarn && report.warnings.empty()) {
+    report.warnings.push_back(fmt::format("{} is not in the lineage graph", report.result.digest));
   }
-  for (const std::string& warning : warnings)
+  for (const std::string& warning : report.warnings) {
     fmt::print(ctx.err, "warning: {}\n", warning);
-  std::vector<NamedRevocation> denied_by = NameRevocations(**store, result->denied_by);
-  std::vector<NamedRevocation> advisories = NameRevocations(**store, result->advisories);
-  int code = result->verdict == Verdict::kDeny ? kExitDenied : kExitOk;
-
-  if (ctx.json) {
-    JsonWriter w;
-    w.BeginObject();
-    w.Member("digest", result->digest);
-    w.Member("verdict", VerdictName(result->verdict));
-    w.MemberBool("known", result->known);
-    JsonTime(w, "at", options.at.value_or(absl::InfinitePast()));
-    JsonNamed(w, "denied_by", denied_by);
-    JsonNamed(w, "advisories", advisories);
-    w.MemberBool("advisory_only", result->advisory_only);
-    JsonStrings(w, "warnings", warnings);
-    w.EndObject();
-    PrintJson(ctx, w);
-    return code;
   }
-  fmt::print(ctx.out, "{} {}{}\n", VerdictName(result->verdict), result->digest,
-             options.at ? fmt::format(" (as of {})", TimeText(*options.at)) : "");
-  for (const NamedRevocation& r : denied_by) {
-    fmt::print(ctx.out, "  denied by  {}  {}\n", r.id, r.reason);
-  }
-  for (const NamedRevocation& r : advisories) {
-    fmt::print(ctx.out, "  advisory   {}  {}\n", r.id, r.reason);
-  }
-  if (result->advisory_only) {
-    fmt::print(ctx.out,
-               "  note       advisory-only mode is on: revocations are reported, not "
-               "enforced\n");
-  }
-  if (!result->known) fmt::print(ctx.out, "  note       not in the lineage graph\n");
-  if (!denied_by.empty()) {
-    fmt::print(ctx.out, "  why:       {} why {}\n", LineagePrefix(ctx), result->digest);
-  }
-  return code;
+  report.denied_by = NameRevocations(**store, report.result.denied_by);
+  report.advisories = NameRevocations(**store, report.result.advisories);
+  PrintCheck(ctx, report);
+  return report.result.verdict == Verdict::kDeny ? kExitDenied : kExitOk;
 }
 
 // ---------------------------------------------------------------- why
@@ -1114,14 +1147,20 @@ void PrintList(const Context& ctx, std::string_view title, const std::vector<std
 
 void PrintWhy(const Context& ctx, const WhyResult& why) {
   bool denied = why.check.verdict == Verdict::kDeny;
-  if (!why.known) {
-    fmt::print(ctx.out, "{} is not in the lineage graph: nothing is known about it\n",
+  if (!why.known && why.reasons.empty()) {
+    fmt::print(ctx.out,
+               "{} is not in the lineage graph: nothing is known about it, and gates apply "
+               "their unknown-digest policy\n",
                why.artifact);
   } else if (denied) {
     fmt::print(ctx.out, "{} is DENIED\n", why.artifact);
   } else {
     fmt::print(ctx.out, "{} is promotable: no active revocation denies it{}\n", why.artifact,
                why.reasons.empty() ? "" : " (advisories below)");
+  }
+  // A digest can be revoked before any attestation names it.
+  if (!why.known && !why.reasons.empty()) {
+    fmt::print(ctx.out, "note: not in the lineage graph; revoked by digest\n");
   }
   if (why.check.advisory_only) {
     fmt::print(ctx.out, "note: advisory-only mode is on: revocations are reported, not enforced\n");
@@ -1288,6 +1327,43 @@ int RunDenyList(const Context& ctx, uint64_t after_seq) {
   return kExitOk;
 }
 
+namespace {
+
+// The snapshot as a file: "json" {seq, generated_at, digests} or "opa", an
+// OPA data document where a map gives Rego an O(1) membership test,
+// data.lineage.deny_list.digests[digest].
+std::string SnapshotDocument(std::string_view format, const DenyListSnapshot& snapshot,
+                             absl::Time now) {
+  JsonWriter w;
+  w.BeginObject();
+  if (format == "opa") {
+    w.Key("lineage");
+    w.BeginObject();
+    w.Key("deny_list");
+    w.BeginObject();
+  }
+  w.MemberUint("seq", snapshot.seq);
+  JsonTime(w, "generated_at", now);
+  w.Key("digests");
+  if (format == "opa") {
+    w.BeginObject();
+    for (const std::string& d : snapshot.digests)
+      w.MemberBool(d, true);
+    w.EndObject();
+    w.EndObject();
+    w.EndObject();
+  } else {
+    w.BeginArray();
+    for (const std::string& d : snapshot.digests)
+      w.String(d);
+    w.EndArray();
+  }
+  w.EndObject();
+  return w.Take() + "\n";
+}
+
+}  // namespace
+
 int RunDenyListExport(const Context& ctx, const DenyListExportArgs& args) {
   constexpr std::string_view kCmd = "deny-list export";
   if (args.format != "json" && args.format != "opa") {
@@ -1298,34 +1374,7 @@ int RunDenyListExport(const Context& ctx, const DenyListExportArgs& args) {
   absl::StatusOr<DenyListSnapshot> snapshot = (*store)->DenyList();
   if (!snapshot.ok()) return Fail(ctx, kCmd, snapshot.status());
 
-  JsonWriter w;
-  absl::Time now = absl::Now();
-  if (args.format == "json") {
-    w.BeginObject();
-    w.MemberUint("seq", snapshot->seq);
-    JsonTime(w, "generated_at", now);
-    JsonStrings(w, "digests", snapshot->digests);
-    w.EndObject();
-  } else {
-    // An OPA data document: a map gives Rego an O(1) membership test,
-    // data.lineage.deny_list.digests[digest].
-    w.BeginObject();
-    w.Key("lineage");
-    w.BeginObject();
-    w.Key("deny_list");
-    w.BeginObject();
-    w.MemberUint("seq", snapshot->seq);
-    JsonTime(w, "generated_at", now);
-    w.Key("digests");
-    w.BeginObject();
-    for (const std::string& d : snapshot->digests)
-      w.MemberBool(d, true);
-    w.EndObject();
-    w.EndObject();
-    w.EndObject();
-    w.EndObject();
-  }
-  std::string document = w.Take() + "\n";
+  std::string document = SnapshotDocument(args.format, *snapshot, absl::Now());
   if (args.out.empty()) {
     std::fwrite(document.data(), 1, document.size(), ctx.out);
     return kExitOk;
@@ -1350,25 +1399,17 @@ int RunDenyListExport(const Context& ctx, const DenyListExportArgs& args) {
 
 // ----------------------------------------------------------- evidence
 
-int RunEvidence(const Context& ctx, const EvidenceArgs& args) {
-  constexpr std::string_view kCmd = "evidence";
-  // The subject becomes a file name under --out: refuse anything that could
-  // step outside DIR.
-  if (!args.out_dir.empty() && (args.subject.empty() || args.subject.front() == '.' ||
-                                args.subject.find('/') != std::string::npos)) {
-    return Usage(ctx, kCmd, fmt::format("{} is not a revocation or plan id", args.subject));
-  }
-  auto store = OpenForQuery(ctx);
-  if (!store.ok()) return Fail(ctx, kCmd, store.status());
-  absl::StatusOr<std::vector<EvidenceRecord>> records = (*store)->Evidence(args.subject);
-  if (!records.ok()) return Fail(ctx, kCmd, records.status());
+namespace {
 
+// Every field of every record; artifacts and workloads in full, since the
+// file is what an auditor keeps.
+std::string EvidenceDocument(std::string_view subject, const std::vector<EvidenceRecord>& records) {
   JsonWriter w;
   w.BeginObject();
-  w.Member("subject", args.subject);
+  w.Member("subject", subject);
   w.Key("records");
   w.BeginArray();
-  for (const EvidenceRecord& r : *records) {
+  for (const EvidenceRecord& r : records) {
     w.BeginObject();
     w.MemberUint("seq", r.seq);
     w.Member("action", r.action);
@@ -1388,7 +1429,25 @@ int RunEvidence(const Context& ctx, const EvidenceArgs& args) {
   }
   w.EndArray();
   w.EndObject();
-  std::string document = w.Take() + "\n";
+  return w.Take() + "\n";
+}
+
+}  // namespace
+
+int RunEvidence(const Context& ctx, const EvidenceArgs& args) {
+  constexpr std::string_view kCmd = "evidence";
+  // The subject becomes a file name under --out: refuse anything that could
+  // step outside DIR.
+  if (!args.out_dir.empty() && (args.subject.empty() || args.subject.front() == '.' ||
+                                args.subject.find('/') != std::string::npos)) {
+    return Usage(ctx, kCmd, fmt::format("{} is not a revocation or plan id", args.subject));
+  }
+  auto store = OpenForQuery(ctx);
+  if (!store.ok()) return Fail(ctx, kCmd, store.status());
+  absl::StatusOr<std::vector<EvidenceRecord>> records = (*store)->Evidence(args.subject);
+  if (!records.ok()) return Fail(ctx, kCmd, records.status());
+
+  std::string document = EvidenceDocument(args.subject, *records);
   if (args.out_dir.empty()) {
     std::fwrite(document.data(), 1, document.size(), ctx.out);
     return kExitOk;

@@ -383,6 +383,19 @@ TEST_F(RevokeCliTest, ChildIngestedAfterEnforcementIsDenied) {
   EXPECT_THAT(deny.out, HasSubstr("\n+" + D(5) + "\n"));
 }
 
+TEST_F(RevokeCliTest, DigestCanBeRevokedBeforeAnyAttestationNamesIt) {
+  BuildGraph();
+  ProcessResult r =
+      Lineage({"revoke", "--digest", D(50), "--reason", "CVE-2: pre-emptive", "--as", "alice"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Lineage({"check", D(50), "--unknown", "allow"}).exit_code, 5);
+  IngestStatement(51, {50});
+  ProcessResult child = Lineage({"check", D(51)});
+  EXPECT_EQ(child.exit_code, 5) << child.out << child.err;
+  ProcessResult why = Lineage({"why", D(51)});
+  EXPECT_THAT(why.out, HasSubstr("--derived--> " + D(51)));
+}
+
 TEST_F(RevokeCliTest, WhyShowsTheChainWithAttestations) {
   BuildGraph();
   RevokeDigest(D(1));
