@@ -23,11 +23,14 @@ corpus="$root/tests/data/corpus"
 seeds="$build/seeds"
 artifacts="$build/artifacts"
 rm -rf "$seeds"
-mkdir -p "$seeds"/{envelope,statement,link,verify_document} "$artifacts"
+mkdir -p "$seeds"/{envelope,statement,link,verify_document,bundle,certificate,inclusion_proof} "$artifacts"
 
 # Every corpus file seeds the whole-document target; envelopes, links and
 # statements seed their own parsers, and the payloads inside the envelopes
-# seed the statement parser.
+# seed the statement parser. Sigstore bundles seed the bundle target; their
+# certificates and the trusted roots seed the certificate target (first byte
+# 0: DER, 2: trusted root); their inclusion proofs and checkpoints seed the
+# proof target (first byte 0: proof, 1: checkpoint).
 python3 - "$corpus" "$seeds" <<'PY'
 import base64, hashlib, json, os, sys
 corpus, seeds = sys.argv[1], sys.argv[2]
@@ -44,6 +47,48 @@ def envelopes(value):
     elif isinstance(value, list):
         for v in value:
             yield from envelopes(v)
+import struct
+def bundles(value):
+    if isinstance(value, dict):
+        if "verificationMaterial" in value:
+            yield value
+        for v in value.values():
+            yield from bundles(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from bundles(v)
+def raw_bytes(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "rawBytes" and isinstance(v, str):
+                yield v
+            else:
+                yield from raw_bytes(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from raw_bytes(v)
+def b64(text):
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+def sigstore_seeds(doc):
+    for bundle in bundles(doc):
+        put("bundle", json.dumps(bundle).encode())
+        for der in raw_bytes(bundle):
+            put("certificate", b"\x00" + b64(der))
+        for entry in (bundle.get("verificationMaterial") or {}).get("tlogEntries") or []:
+            proof = entry.get("inclusionProof") or {}
+            if not proof:
+                continue
+            body = b64(entry["canonicalizedBody"])
+            leaf = hashlib.sha256(b"\x00" + body).digest()
+            data = struct.pack("<QQ", int(proof["logIndex"]), int(proof["treeSize"]))
+            data += leaf + b64(proof["rootHash"]) + b"".join(b64(h) for h in proof.get("hashes") or [])
+            put("inclusion_proof", b"\x00" + data)
+            note = (proof.get("checkpoint") or {}).get("envelope")
+            if note:
+                put("inclusion_proof", b"\x01" + note.encode())
+for file in os.listdir(os.path.join(corpus, "keys")):
+    if file.endswith(".json"):
+        put("certificate", b"\x02" + open(os.path.join(corpus, "keys", file), "rb").read())
 for folder, _, files in os.walk(corpus):
     for file in files:
         path = os.path.join(folder, file)
@@ -64,6 +109,7 @@ for folder, _, files in os.walk(corpus):
         except Exception:
             pass
         for doc in docs:
+            sigstore_seeds(doc)
             if isinstance(doc, dict) and "signed" in doc:
                 put("link", json.dumps(doc).encode())
             if isinstance(doc, dict) and "_type" in doc:
@@ -77,7 +123,7 @@ for folder, _, files in os.walk(corpus):
 PY
 
 status=0
-for target in envelope statement link verify_document; do
+for target in envelope statement link verify_document bundle certificate inclusion_proof; do
   work="$build/work-$target"
   rm -rf "$work"
   cp -r "$seeds/$target" "$work"
