@@ -217,13 +217,76 @@ constexpr std::string_view kStatusKeys[] = {"containerStatuses", "initContainerS
                                             "ephemeralContainerStatuses"};
 constexpr std::string_view kSpecKeys[] = {"containers", "initContainers", "ephemeralContainers"};
 
+// Reads the digests of one container status list (status.<key>) into
+// `images`; *containers counts the entries across all lists of the pod.
+absl::Status ReadStatusList(const object& status, const std::string& status_path,
+                            std::string_view key, const InventoryLimits& limits, size_t* containers,
+                            std::set<std::string>* images, std::vector<std::string>* warnings) {
+  std::optional<array> statuses;
+  LINEAGE_RETURN_IF_ERROR(json::FindArray(status, status_path, key, &statuses));
+  if (!statuses) return absl::OkStatus();
+  std::string list_path = json::Join(status_path, key);
+  *containers += statuses->size();
+  LINEAGE_RETURN_IF_ERROR(
+      CheckCount(list_path, *containers, limits.max_images_per_item, "max_images_per_item"));
+  size_t index = 0;
+  for (element e : *statuses) {
+    std::string path = json::Index(list_path, index++);
+    object cs;
+    LINEAGE_RETURN_IF_ERROR(json::AsObject(e, path, &cs));
+    std::optional<std::string_view> image_id, image;
+    LINEAGE_RETURN_IF_ERROR(json::FindString(cs, path, "imageID", &image_id));
+    LINEAGE_RETURN_IF_ERROR(json::FindString(cs, path, "image", &image));
+    // imageID names what the runtime pulled; some runtimes leave it empty
+    // but report a digest-pinned image.
+    absl::StatusOr<std::string> digest = DigestFromImageRef(image_id.value_or(""));
+    if (!digest.ok() && image) {
+      absl::StatusOr<std::string> pinned = DigestFromImageRef(*image);
+      if (pinned.ok()) digest = std::move(pinned);
+    }
+    if (digest.ok()) {
+      images->insert(*std::move(digest));
+      continue;
+    }
+    warnings->push_back(
+        fmt::format("{}: {} (image \"{}\"); container skipped", json::Join(path, "imageID"),
+                    std::string(digest.status().message()), Shown(image.value_or(""))));
+  }
+  return absl::OkStatus();
+}
+
+// As ReadStatusList, for one container list of the spec (spec.<key>).
+absl::Status ReadSpecList(const object& spec, const std::string& spec_path, std::string_view key,
+                          const InventoryLimits& limits, size_t* containers,
+                          std::set<std::string>* images, std::vector<std::string>* warnings) {
+  std::optional<array> list;
+  LINEAGE_RETURN_IF_ERROR(json::FindArray(spec, spec_path, key, &list));
+  if (!list) return absl::OkStatus();
+  std::string list_path = json::Join(spec_path, key);
+  *containers += list->size();
+  LINEAGE_RETURN_IF_ERROR(
+      CheckCount(list_path, *containers, limits.max_images_per_item, "max_images_per_item"));
+  size_t index = 0;
+  for (element e : *list) {
+    std::string path = json::Index(list_path, index++);
+    object c;
+    LINEAGE_RETURN_IF_ERROR(json::AsObject(e, path, &c));
+    std::optional<std::string_view> image;
+    LINEAGE_RETURN_IF_ERROR(json::FindString(c, path, "image", &image));
+    AddImage(json::Join(path, "image"), image.value_or(""),
+             "the pod reports no container status yet; container", images, warnings);
+  }
+  return absl::OkStatus();
+}
+
+// Reads the digests a pod runs into `images`. A pod that reports container
+// statuses is read from them (what runs); one that reports none yet
+// (pending) from its spec, where an image pinned by digest is what it will
+// run.
+//
 // Pods in every phase count, Succeeded and Failed included: the workload
 // that made them (a CronJob, a Job being retried) runs those images again, so
 // leaving them out would under-report what a revocation hits.
-//
-// Reads the digests a pod runs into `images`. A pod that reports container
-// statuses is read from them (what runs); one that reports none yet (pending)
-// from its spec, where an image pinned by digest is what it will run.
 absl::Status ParsePodImages(const object& pod, const ItemMeta& meta, const InventoryLimits& limits,
                             std::set<std::string>* images, std::vector<std::string>* warnings) {
   std::optional<object> status, spec;
@@ -234,66 +297,21 @@ absl::Status ParsePodImages(const object& pod, const ItemMeta& meta, const Inven
   if (status) {
     std::string status_path = json::Join(meta.path, "status");
     for (std::string_view key : kStatusKeys) {
-      std::optional<array> statuses;
-      LINEAGE_RETURN_IF_ERROR(json::FindArray(*status, status_path, key, &statuses));
-      if (!statuses) continue;
-      std::string list_path = json::Join(status_path, key);
-      containers += statuses->size();
       LINEAGE_RETURN_IF_ERROR(
-          CheckCount(list_path, containers, limits.max_images_per_item, "max_images_per_item"));
-      size_t index = 0;
-      for (element e : *statuses) {
-        std::string path = json::Index(list_path, index++);
-        object cs;
-        LINEAGE_RETURN_IF_ERROR(json::AsObject(e, path, &cs));
-        std::optional<std::string_view> image_id, image;
-        LINEAGE_RETURN_IF_ERROR(json::FindString(cs, path, "imageID", &image_id));
-        LINEAGE_RETURN_IF_ERROR(json::FindString(cs, path, "image", &image));
-        // imageID names what the runtime pulled; some runtimes leave it
-        // empty but report a digest-pinned image.
-        absl::StatusOr<std::string> digest = DigestFromImageRef(image_id.value_or(""));
-        if (!digest.ok() && image) {
-          absl::StatusOr<std::string> pinned = DigestFromImageRef(*image);
-          if (pinned.ok()) digest = std::move(pinned);
-        }
-        if (digest.ok()) {
-          images->insert(*std::move(digest));
-        } else {
-          warnings->push_back(
-              fmt::format("{}: {} (image \"{}\"); container skipped", json::Join(path, "imageID"),
-                          std::string(digest.status().message()), Shown(image.value_or(""))));
-        }
-      }
+          ReadStatusList(*status, status_path, key, limits, &containers, images, warnings));
     }
   }
-  if (containers > 0 || !spec) {
-    if (containers == 0)
-      warnings->push_back(fmt::format("{}: no containers; pod skipped", meta.path));
-    return absl::OkStatus();
-  }
-
-  std::string spec_path = json::Join(meta.path, "spec");
-  for (std::string_view key : kSpecKeys) {
-    std::optional<array> list;
-    LINEAGE_RETURN_IF_ERROR(json::FindArray(*spec, spec_path, key, &list));
-    if (!list) continue;
-    std::string list_path = json::Join(spec_path, key);
-    containers += list->size();
-    LINEAGE_RETURN_IF_ERROR(
-        CheckCount(list_path, containers, limits.max_images_per_item, "max_images_per_item"));
-    size_t index = 0;
-    for (element e : *list) {
-      std::string path = json::Index(list_path, index++);
-      object c;
-      LINEAGE_RETURN_IF_ERROR(json::AsObject(e, path, &c));
-      std::optional<std::string_view> image;
-      LINEAGE_RETURN_IF_ERROR(json::FindString(c, path, "image", &image));
-      AddImage(json::Join(path, "image"), image.value_or(""),
-               "the pod reports no container status yet; container", images, warnings);
+  if (containers == 0 && spec) {
+    std::string spec_path = json::Join(meta.path, "spec");
+    for (std::string_view key : kSpecKeys) {
+      LINEAGE_RETURN_IF_ERROR(
+          ReadSpecList(*spec, spec_path, key, limits, &containers, images, warnings));
     }
   }
-  if (containers == 0)
-    warnings->push_back(fmt::format("{}: no containers; pod skipped", meta.path));
+  if (containers == 0) {
+    warnings->push_back(
+        fmt::format("{}: no containers; pod skipped", meta.path.empty() ? "the pod" : meta.path));
+  }
   return absl::OkStatus();
 }
 

@@ -278,6 +278,16 @@ TEST(KubectlInventoryTest, SinglePodObjectIsAccepted) {
   EXPECT_THAT(Flatten(*inv), ElementsAre(Entry{"n/Pod/solo", Images{kWeb}}));
 }
 
+TEST(KubectlInventoryTest, PodWithoutAnyContainerIsAWarning) {
+  std::string pods = R"({"kind":"List","items":[
+      {"kind":"Pod","metadata":{"name":"empty","namespace":"n"},"status":{"phase":"Pending"}}]})";
+  absl::StatusOr<Inventory> inv = ParseInventory("pods.json", pods, ForCluster("c1"));
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_THAT(inv->workloads, IsEmpty());
+  EXPECT_EQ(inv->pods, 1u);
+  EXPECT_THAT(inv->warnings, ElementsAre("items[0]: no containers; pod skipped"));
+}
+
 TEST(ListInventoryTest, ReadsClusterTimeAndWorkloads) {
   absl::StatusOr<Inventory> inv = ParseInventory("workloads.json", ReadData("workloads.json"), {});
   ASSERT_TRUE(inv.ok()) << inv.status();
