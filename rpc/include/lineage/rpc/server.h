@@ -1,0 +1,65 @@
+// The lineaged RPC service (schemas/lineage.capnp, docs/rpc.md): a bootstrap
+// capability that trades a token for the capability of its role, and the
+// role capabilities over one Store.
+//
+// Threads: the server runs on the thread of a kj event loop. Gate calls
+// (check, deny list) answer on that thread from the store's in-memory taint
+// and never wait for a writer. Everything that writes or verifies (ingest,
+// plan, approve, enforce, lift) runs on one writer thread the server owns,
+// so a long enforcement never delays a check; its result returns to the
+// event loop through a cross-thread promise.
+//
+// Deny-list push: the store's listener wakes the event loop after each
+// durable change; every subscriber is then sent the deltas it has not seen,
+// in order, one call at a time. A subscriber more than `lag_limit`
+// sequences behind is told to resync and dropped; one whose call fails
+// (disconnected) is dropped.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <capnp/capability.h>
+
+#include "absl/status/statusor.h"
+#include "engine/include/lineage/log.h"
+#include "engine/include/lineage/store.h"
+#include "ingest/include/lineage/ingest/trust_policy.h"
+
+namespace lineage::rpc {
+
+struct ServerOptions {
+  // The credentials file (CredentialStore). Required.
+  std::string credentials_path;
+  // The trust policy that Ingest verifies against. Null: every attestation
+  // is rejected.
+  std::shared_ptr<const ingest::TrustPolicy> policy;
+  // How many sequences a subscriber may fall behind before it is told to
+  // resync. Default: 10,000.
+  uint64_t lag_limit = 10000;
+  // Default (nullptr): discard.
+  std::shared_ptr<Logger> logger;
+};
+
+class Server {
+ public:
+  // REQUIRES: called on the thread that runs the kj event loop, which must
+  // outlive the server; `store` outlives the server. Fails if the
+  // credentials file is malformed.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(Store* store, ServerOptions options);
+  virtual ~Server() = default;
+
+  // A new reference to the bootstrap capability (schema::Lineage).
+  virtual capnp::Capability::Client Bootstrap() = 0;
+  // Re-reads the credentials file (SIGHUP); on error the old ones stay.
+  virtual absl::Status ReloadCredentials() = 0;
+  // Replaces the trust policy (SIGHUP).
+  virtual void SetPolicy(std::shared_ptr<const ingest::TrustPolicy> policy) = 0;
+  // Tells every subscriber to resync (the server is going away) and waits
+  // for the writer thread to finish its queue.
+  virtual void Shutdown() = 0;
+  virtual uint64_t subscriber_count() const = 0;
+};
+
+}  // namespace lineage::rpc

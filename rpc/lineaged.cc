@@ -1,0 +1,161 @@
+// lineaged: the lineage daemon. Opens one database, serves the Cap'n Proto
+// service of schemas/lineage.capnp on a TCP address, and pushes deny-list
+// deltas to subscribed gates. Wiring only; the logic lives in lineage_rpc.
+//
+//   lineaged --db /var/lib/lineage --listen 127.0.0.1:7744 --policy policy.json
+//
+// Signals: SIGTERM/SIGINT drain (queued writes finish, subscribers are told
+// to resync, then exit 0); SIGHUP re-reads the credentials and the trust
+// policy.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+#include <CLI/CLI.hpp>
+
+#include "engine/include/lineage/store.h"
+#include "ingest/include/lineage/ingest/trust_policy.h"
+#include "rpc/include/lineage/rpc/server.h"
+
+namespace {
+
+// Limitation: TLS is not built yet, so the daemon serves plaintext and
+// refuses any address but loopback.
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::shared_ptr<const lineage::ingest::TrustPolicy> LoadPolicy(const std::string& path,
+                                                               lineage::Logger* logger) {
+  if (path.empty()) return nullptr;
+  absl::StatusOr<lineage::ingest::TrustPolicy> policy =
+      lineage::ingest::TrustPolicy::LoadFile(path);
+  if (!policy.ok()) {
+    LINEAGE_LOG(logger, kError, "{}", std::string(policy.status().message()));
+    return nullptr;
+  }
+  return std::make_shared<const lineage::ingest::TrustPolicy>(*std::move(policy));
+}
+
+kj::Promise<void> ReloadOnHangup(kj::UnixEventPort& port, lineage::rpc::Server* server,
+                                 std::string policy_path, lineage::Logger* logger) {
+  return port.onSignal(SIGHUP).then([&port, server, policy_path, logger](siginfo_t) {
+    absl::Status s = server->ReloadCredentials();
+    if (!s.ok()) {
+      LINEAGE_LOG(logger, kError, "SIGHUP: credentials kept: {}", std::string(s.message()));
+    }
+    if (!policy_path.empty()) {
+      if (auto policy = LoadPolicy(policy_path, logger)) server->SetPolicy(std::move(policy));
+    }
+    LINEAGE_LOG(logger, kInfo, "SIGHUP: reloaded credentials{}",
+                policy_path.empty() ? "" : " and trust policy");
+    return ReloadOnHangup(port, server, policy_path, logger);
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lineaged: the lineage daemon for gates, CI and responders", "lineaged"};
+  std::string db = "./var/lineage";
+  std::string listen = "127.0.0.1:7744";
+  std::string policy_path;
+  std::string credentials;
+  uint64_t lag_limit = 10000;
+  bool debug = false;
+  app.add_option("--db", db, "Database directory (created if missing)");
+  app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one")
+      ->capture_default_str();
+  app.add_option("--policy", policy_path, "Trust policy for Ingest (docs/trust-policy.md)");
+  app.add_option("--credentials", credentials,
+                 "Credentials file (default: DB/credentials); see lineage admin token");
+  app.add_option("--lag-limit", lag_limit,
+                 "Sequences a subscriber may fall behind before it must resync")
+      ->capture_default_str();
+  app.add_flag("--debug", debug, "Log at debug level");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (credentials.empty()) credentials = db + "/credentials";
+
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "lineaged: --listen wants HOST:PORT, got %s\n", listen.c_str());
+    return 2;
+  }
+  std::string host = listen.substr(0, colon);
+  if (!IsLoopback(host)) {
+    std::fprintf(stderr,
+                 "lineaged: refusing to serve plaintext on %s: only loopback addresses are "
+                 "allowed until TLS is configured\n",
+                 host.c_str());
+    return 2;
+  }
+
+  std::shared_ptr<lineage::Logger> logger =
+      lineage::NewStderrLogger(debug ? lineage::LogLevel::kDebug : lineage::LogLevel::kInfo);
+  // Signals must be captured before any thread starts (the store's and the
+  // server's), so that they are delivered to the event loop.
+  kj::UnixEventPort::captureSignal(SIGTERM);
+  kj::UnixEventPort::captureSignal(SIGINT);
+  kj::UnixEventPort::captureSignal(SIGHUP);
+
+  lineage::StoreOptions store_options;
+  store_options.logger = logger;
+  absl::StatusOr<std::unique_ptr<lineage::Store>> store = lineage::Store::Open(db, store_options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "lineaged: %s\n", std::string(store.status().message()).c_str());
+    return 4;
+  }
+
+  try {
+    auto io = kj::setupAsyncIo();
+    lineage::rpc::ServerOptions options;
+    options.credentials_path = credentials;
+    options.policy = LoadPolicy(policy_path, logger.get());
+    options.lag_limit = lag_limit;
+    options.logger = logger;
+    absl::StatusOr<std::unique_ptr<lineage::rpc::Server>> server =
+        lineage::rpc::Server::Create(store->get(), options);
+    if (!server.ok()) {
+      std::fprintf(stderr, "lineaged: %s\n", std::string(server.status().message()).c_str());
+      return 2;
+    }
+
+    kj::Own<kj::NetworkAddress> address =
+        io.provider->getNetwork().parseAddress(listen).wait(io.waitScope);
+    kj::Own<kj::ConnectionReceiver> receiver = address->listen();
+    {
+      auto rpc_server = kj::heap<capnp::TwoPartyServer>((*server)->Bootstrap());
+      kj::Promise<void> serving = rpc_server->listen(*receiver);
+      // Tests and service managers read this line for the bound port.
+      std::fprintf(stderr, "lineaged: listening on %s:%u\n", host.c_str(), receiver->getPort());
+      std::fflush(stderr);
+
+      kj::Promise<void> reload =
+          ReloadOnHangup(io.unixEventPort, server->get(), policy_path, logger.get());
+      kj::Promise<void> stop = io.unixEventPort.onSignal(SIGTERM).ignoreResult().exclusiveJoin(
+          io.unixEventPort.onSignal(SIGINT).ignoreResult());
+      serving.exclusiveJoin(kj::mv(reload)).exclusiveJoin(kj::mv(stop)).wait(io.waitScope);
+
+      LINEAGE_LOG(logger.get(), kInfo, "draining: finishing queued writes, telling subscribers");
+      (*server)->Shutdown();
+      // Let the answers of drained requests and the resync calls go out.
+      io.provider->getTimer().afterDelay(200 * kj::MILLISECONDS).wait(io.waitScope);
+      // Connections (and with them every capability) go before the server.
+    }
+    server->reset();
+  } catch (const kj::Exception& e) {
+    std::fprintf(stderr, "lineaged: %s\n", e.getDescription().cStr());
+    return 4;
+  }
+  LINEAGE_LOG(logger.get(), kInfo, "stopped");
+  return 0;
+}

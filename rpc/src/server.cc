@@ -1,0 +1,702 @@
+#include "rpc/include/lineage/rpc/server.h"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <capnp/message.h>
+#include <kj/async.h>
+#include <kj/debug.h>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+
+#include <fmt/format.h>
+
+#include "engine/include/lineage/revocation.h"
+#include "ingest/include/lineage/ingest/ingest.h"
+#include "rpc/include/lineage/rpc/credentials.h"
+#include "rpc/src/convert.h"
+#include "schemas/lineage.capnp.h"
+
+namespace lineage::rpc {
+namespace {
+
+// One thread that runs submitted work in order. Writes to the store are
+// serialised there anyway (the store's writer lock), so one thread loses
+// nothing and keeps the event loop free.
+class WorkerThread {
+ public:
+  WorkerThread() : thread_([this] { Run(); }) {}
+  ~WorkerThread() { Stop(); }
+
+  void Submit(std::function<void()> work) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(work));
+    }
+    cv_.notify_one();
+  }
+
+  // Finishes the queue, then joins.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> work;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        work = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      work();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class ServerImpl;
+
+// Pushes deny-list deltas to subscribers. Lives on the event loop thread.
+class DenyListHub : private kj::TaskSet::ErrorHandler {
+ public:
+  DenyListHub(Store* store, uint64_t lag_limit, Logger* logger)
+      : store_(store), lag_limit_(lag_limit), logger_(logger), tasks_(*this) {}
+
+  uint64_t Add(schema::DenyListSubscriber::Client client, uint64_t after_seq) {
+    uint64_t id = next_id_++;
+    subscribers_.emplace(id, Subscriber{kj::mv(client), after_seq});
+    Pump(id);
+    return id;
+  }
+
+  void Remove(uint64_t id) { subscribers_.erase(id); }
+
+  // A new head sequence is durable: wake every idle subscriber.
+  void Publish() {
+    std::vector<uint64_t> ids;
+    for (const auto& [id, sub] : subscribers_)
+      ids.push_back(id);
+    for (uint64_t id : ids)
+      Pump(id);
+  }
+
+  // Asks everyone to resync elsewhere; used on shutdown.
+  void ResyncAll(std::string_view reason) {
+    uint64_t head = HeadSeq();
+    for (auto& [id, sub] : subscribers_) {
+      auto request = sub.client.resyncRequest();
+      request.setHeadSeq(head);
+      request.setReason(Text(std::string(reason)));
+      tasks_.add(request.send().ignoreResult());
+    }
+    subscribers_.clear();
+  }
+
+  size_t size() const { return subscribers_.size(); }
+
+ private:
+  struct Subscriber {
+    schema::DenyListSubscriber::Client client;
+    uint64_t sent_seq;
+    bool in_flight = false;
+  };
+
+  static constexpr uint32_t kBatch = 256;
+
+  uint64_t HeadSeq() {
+    absl::StatusOr<DenyListPage> page = store_->DenyListSince(UINT64_MAX - 1, 0);
+    return page.ok() ? page->head_seq : 0;
+  }
+
+  void Pump(uint64_t id) {
+    auto it = subscribers_.find(id);
+    if (it == subscribers_.end() || it->second.in_flight) return;
+    Subscriber& sub = it->second;
+    absl::StatusOr<DenyListPage> page = store_->DenyListSince(sub.sent_seq, kBatch);
+    if (!page.ok()) {
+      LINEAGE_LOG(logger_, kError, "deny-list push: {}", std::string(page.status().message()));
+      return;
+    }
+    if (page->head_seq > sub.sent_seq + lag_limit_) {
+      // Bounded: a subscriber this far behind takes a snapshot instead of
+      // replaying the log delta by delta.
+      auto request = sub.client.resyncRequest();
+      request.setHeadSeq(page->head_seq);
+      request.setReason(Text(fmt::format("{} sequences behind (limit {})",
+                                         page->head_seq - sub.sent_seq, lag_limit_)));
+      tasks_.add(request.send().ignoreResult());
+      LINEAGE_LOG(logger_, kWarning, "subscriber {} fell {} behind: told to resync", id,
+                  page->head_seq - sub.sent_seq);
+      subscribers_.erase(it);
+      return;
+    }
+    if (page->deltas.empty()) return;
+
+    auto request = sub.client.deltasRequest();
+    FillDeltas(request.initDeltas(page->deltas.size()), page->deltas);
+    uint64_t last = page->deltas.back().seq;
+    sub.in_flight = true;
+    tasks_.add(request.send().then(
+        [this, id, last](auto&&) {
+          auto found = subscribers_.find(id);
+          if (found == subscribers_.end()) return;
+          found->second.sent_seq = last;
+          found->second.in_flight = false;
+          Pump(id);
+        },
+        [this, id](kj::Exception&& e) {
+          // Disconnected or failing: drop it; it resumes from its last
+          // sequence when it subscribes again.
+          LINEAGE_LOG(logger_, kInfo, "subscriber {} dropped: {}", id, e.getDescription().cStr());
+          subscribers_.erase(id);
+        }));
+  }
+
+  void taskFailed(kj::Exception&& exception) override {
+    LINEAGE_LOG(logger_, kInfo, "deny-list push task: {}", exception.getDescription().cStr());
+  }
+
+  Store* store_;
+  uint64_t lag_limit_;
+  Logger* logger_;
+  std::map<uint64_t, Subscriber> subscribers_;
+  uint64_t next_id_ = 1;
+  kj::TaskSet tasks_;
+};
+
+class SubscriptionImpl final : public schema::Subscription::Server {
+ public:
+  SubscriptionImpl(DenyListHub* hub, uint64_t id) : hub_(hub), id_(id) {}
+  // The client dropped its Subscription (or disconnected): stop pushing.
+  ~SubscriptionImpl() { hub_->Remove(id_); }
+
+ private:
+  DenyListHub* hub_;
+  uint64_t id_;
+};
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(Store* store, ServerOptions options, CredentialStore credentials)
+      : store_(store),
+        options_(std::move(options)),
+        logger_(options_.logger ? options_.logger : NewNullLogger()),
+        credentials_(std::move(credentials)),
+        // Held by pointer: kj types may throw from destructors, which a
+        // noexcept destructor of ours must not declare.
+        hub_(std::make_unique<DenyListHub>(store, options_.lag_limit, logger_.get())) {
+    // The store calls this on the writer thread after each durable change;
+    // the push itself runs on the event loop.
+    auto executor = std::shared_ptr<kj::Own<const kj::Executor>>(
+        new kj::Own<const kj::Executor>(kj::getCurrentThreadExecutor().addRef()));
+    store_->SetDenyListListener([this, executor](uint64_t) {
+      try {
+        (*executor)->executeSync([this] { hub_->Publish(); });
+      } catch (const kj::Exception&) {
+        // The event loop is gone (shutting down): nobody is left to tell.
+      }
+    });
+  }
+
+  ~ServerImpl() override {
+    store_->SetDenyListListener(nullptr);
+    worker_.Stop();
+  }
+
+  capnp::Capability::Client Bootstrap() override;
+
+  absl::Status ReloadCredentials() override {
+    absl::StatusOr<CredentialStore> fresh = CredentialStore::Load(options_.credentials_path);
+    if (!fresh.ok()) return fresh.status();
+    std::lock_guard lock(mu_);
+    credentials_ = *std::move(fresh);
+    return absl::OkStatus();
+  }
+
+  void SetPolicy(std::shared_ptr<const ingest::TrustPolicy> policy) override {
+    std::lock_guard lock(mu_);
+    options_.policy = std::move(policy);
+  }
+
+  void Shutdown() override {
+    store_->SetDenyListListener(nullptr);
+    worker_.Stop();
+    hub_->ResyncAll("the server is shutting down");
+  }
+
+  uint64_t subscriber_count() const override { return hub_->size(); }
+
+  std::optional<Credential> Authenticate(std::string_view token) {
+    std::lock_guard lock(mu_);
+    return credentials_.Authenticate(token);
+  }
+
+  // Runs `fn` on the writer thread; the promise resolves on the event loop.
+  template <typename T>
+  kj::Promise<std::shared_ptr<T>> OffLoop(std::function<T()> fn) {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<std::shared_ptr<T>>();
+    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::shared_ptr<T>>>>(
+        kj::mv(paf.fulfiller));
+    worker_.Submit(
+        [fn = std::move(fn), fulfiller] { (*fulfiller)->fulfill(std::make_shared<T>(fn())); });
+    return kj::mv(paf.promise);
+  }
+
+  std::shared_ptr<const ingest::TrustPolicy> policy() {
+    std::lock_guard lock(mu_);
+    return options_.policy;
+  }
+
+  absl::StatusOr<std::string> CreateToken(std::string_view name, Role role) {
+    std::lock_guard lock(mu_);
+    return credentials_.Create(name, role, absl::Now());
+  }
+  absl::Status RevokeToken(std::string_view name) {
+    std::lock_guard lock(mu_);
+    return credentials_.Revoke(name);
+  }
+  std::vector<Credential> ListTokens() {
+    std::lock_guard lock(mu_);
+    return credentials_.credentials();
+  }
+
+  Store* store() { return store_; }
+  DenyListHub* hub() { return hub_.get(); }
+  Logger* logger() { return logger_.get(); }
+
+ private:
+  Store* store_;
+  ServerOptions options_;
+  std::shared_ptr<Logger> logger_;
+  std::mutex mu_;  // guards credentials_ and options_.policy
+  CredentialStore credentials_;
+  std::unique_ptr<DenyListHub> hub_;
+  WorkerThread worker_;
+};
+
+// ---- Gate ----
+
+class GateImpl final : public schema::Gate::Server {
+ public:
+  explicit GateImpl(ServerImpl* server) : server_(server) {}
+
+  kj::Promise<void> check(CheckContext context) override {
+    auto params = context.getParams();
+    CheckOptions options;
+    options.unknown = FromSchema(params.getUnknown());
+    absl::StatusOr<CheckResult> r = server_->store()->Check(View(params.getDigest()), options);
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), r.status());
+    if (r.ok()) FillCheck(results.initResult(), *r);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> checkBatch(CheckBatchContext context) override {
+    auto params = context.getParams();
+    auto digests = params.getDigests();
+    auto results = context.getResults();
+    if (digests.size() > kMaxBatchDigests) {
+      FillStatus(results.initStatus(), absl::InvalidArgumentError(fmt::format(
+                                           "at most {} digests per checkBatch", kMaxBatchDigests)));
+      return kj::READY_NOW;
+    }
+    CheckOptions options;
+    options.unknown = FromSchema(params.getUnknown());
+    auto list = results.initResults(digests.size());
+    absl::Status first_error;
+    for (uint32_t i = 0; i < digests.size(); ++i) {
+      absl::StatusOr<CheckResult> r = server_->store()->Check(View(digests[i]), options);
+      if (!r.ok()) {
+        // One malformed digest fails the batch: a gate must not mistake a
+        // typo for an answer.
+        first_error =
+            absl::Status(r.status().code(),
+                         fmt::format("digests[{}]: {}", i, std::string(r.status().message())));
+        break;
+      }
+      FillCheck(list[i], *r);
+    }
+    FillStatus(results.initStatus(), first_error);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> denyListSince(DenyListSinceContext context) override {
+    auto params = context.getParams();
+    uint32_t max =
+        std::min<uint32_t>(params.getMaxDeltas() == 0 ? 1000 : params.getMaxDeltas(), 10000);
+    absl::StatusOr<DenyListPage> page = server_->store()->DenyListSince(params.getAfterSeq(), max);
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), page.status());
+    if (!page.ok()) return kj::READY_NOW;
+    results.setHeadSeq(page->head_seq);
+    results.setTruncated(page->truncated);
+    FillDeltas(results.initDeltas(page->deltas.size()), page->deltas);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> snapshot(SnapshotContext context) override {
+    absl::StatusOr<DenyListSnapshot> snap = server_->store()->DenyList();
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), snap.status());
+    if (!snap.ok()) return kj::READY_NOW;
+    results.setSeq(snap->seq);
+    FillTexts(results.initDigests(snap->digests.size()), snap->digests);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> subscribe(SubscribeContext context) override {
+    auto params = context.getParams();
+    uint64_t id = server_->hub()->Add(params.getSubscriber(), params.getAfterSeq());
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), absl::OkStatus());
+    results.setSubscription(kj::heap<SubscriptionImpl>(server_->hub(), id));
+    return kj::READY_NOW;
+  }
+
+ private:
+  static constexpr uint32_t kMaxBatchDigests = 100000;
+  ServerImpl* server_;
+};
+
+// ---- Ingest ----
+
+class IngestImpl final : public schema::Ingest::Server {
+ public:
+  explicit IngestImpl(ServerImpl* server) : server_(server) {}
+
+  kj::Promise<void> ingest(IngestContext context) override {
+    // Copies out of the request: verification runs on the writer thread,
+    // after this call's message may be gone.
+    struct Doc {
+      std::string name;
+      std::string content;
+    };
+    std::vector<Doc> docs;
+    for (auto d : context.getParams().getDocuments()) {
+      auto bytes = d.getContent();
+      docs.push_back({std::string(View(d.getName())),
+                      std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size())});
+    }
+    std::shared_ptr<const ingest::TrustPolicy> policy = server_->policy();
+    Store* store = server_->store();
+    std::function<std::vector<ItemOutcome>()> work = [docs = std::move(docs), policy, store] {
+      std::vector<ItemOutcome> out;
+      ingest::TrustPolicy empty;
+      for (const Doc& doc : docs) {
+        for (ingest::ItemResult& item : ingest::VerifyDocument(
+                 doc.name, doc.content, policy ? *policy : empty, ingest::IngestOptions{})) {
+          ItemOutcome o;
+          o.source = item.source;
+          if (!item.record.ok()) {
+            o.reason = std::string(item.record.status().message());
+          } else if (absl::StatusOr<IngestOutcome> r = store->Ingest(*item.record); !r.ok()) {
+            o.reason = std::string(r.status().message());
+          } else {
+            o.accepted = true;
+            o.duplicate = r->duplicate;
+            o.new_nodes = r->new_nodes;
+            o.new_edges = r->new_edges;
+          }
+          out.push_back(std::move(o));
+        }
+      }
+      return out;
+    };
+    return server_->OffLoop(std::move(work))
+        .then([context](std::shared_ptr<std::vector<ItemOutcome>> items) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), absl::OkStatus());
+          auto list = results.initItems(items->size());
+          for (size_t i = 0; i < items->size(); ++i) {
+            const ItemOutcome& o = (*items)[i];
+            list[i].setSource(Text(o.source));
+            list[i].setAccepted(o.accepted);
+            list[i].setDuplicate(o.duplicate);
+            list[i].setReason(Text(o.reason));
+            list[i].setNewNodes(o.new_nodes);
+            list[i].setNewEdges(o.new_edges);
+          }
+        });
+  }
+
+ private:
+  struct ItemOutcome {
+    std::string source;
+    bool accepted = false;
+    bool duplicate = false;
+    std::string reason;
+    uint64_t new_nodes = 0;
+    uint64_t new_edges = 0;
+  };
+  ServerImpl* server_;
+};
+
+// ---- Reader ----
+
+class ReaderImpl final : public schema::Reader::Server {
+ public:
+  explicit ReaderImpl(ServerImpl* server) : server_(server) {}
+
+  kj::Promise<void> descendants(DescendantsContext context) override {
+    auto p = context.getParams();
+    Answer(context, server_->store()->Descendants(View(p.getRef()), Options(p)));
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> ancestors(AncestorsContext context) override {
+    auto p = context.getParams();
+    Answer(context, server_->store()->Ancestors(View(p.getRef()), Options(p)));
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> stats(StatsContext context) override {
+    absl::StatusOr<StoreStats> s = server_->store()->Stats();
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), s.status());
+    if (!s.ok()) return kj::READY_NOW;
+    uint64_t nodes = 0, edges = 0;
+    for (uint64_t n : s->nodes_by_kind)
+      nodes += n;
+    for (uint64_t e : s->edges_by_kind)
+      edges += e;
+    results.setNodes(nodes);
+    results.setEdges(edges);
+    results.setAttestations(s->attestations);
+    results.setDbBytes(s->db_bytes);
+    return kj::READY_NOW;
+  }
+
+ private:
+  template <typename Params>
+  static TraversalOptions Options(Params p) {
+    TraversalOptions options;
+    options.max_depth = p.getMaxDepth();
+    options.limit = p.getLimit();
+    return options;
+  }
+  template <typename Context>
+  static void Answer(Context& context, const absl::StatusOr<TraversalResult>& r) {
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), r.status());
+    if (!r.ok()) return;
+    results.setRoot(Text(r->root));
+    results.setTruncated(r->truncated);
+    auto list = results.initNodes(r->nodes.size());
+    for (size_t i = 0; i < r->nodes.size(); ++i) {
+      list[i].setRef(Text(r->nodes[i].ref));
+      list[i].setKind(Text(std::string(NodeKindName(r->nodes[i].kind))));
+      list[i].setDepth(r->nodes[i].depth);
+    }
+  }
+  ServerImpl* server_;
+};
+
+// ---- Responder, Approver ----
+
+class ResponderImpl final : public schema::Responder::Server {
+ public:
+  explicit ResponderImpl(ServerImpl* server) : server_(server) {}
+
+  kj::Promise<void> plan(PlanContext context) override {
+    auto p = context.getParams();
+    PlanRequest request;
+    for (auto root : p.getRoots())
+      request.roots.push_back(FromSchema(root));
+    request.reason = std::string(View(p.getReason()));
+    request.mode = p.getAdvisory() ? RevocationMode::kAdvisory : RevocationMode::kEnforce;
+    request.actor = std::string(View(p.getActor()));
+    PlanListing listing{p.getMaxListed(), p.getMaxListed()};
+    Store* store = server_->store();
+    std::function<absl::StatusOr<Plan>()> work = [store, request, listing] {
+      return store->CreatePlan(request, listing);
+    };
+    return server_->OffLoop(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<Plan>> plan) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), plan->status());
+          if (plan->ok()) FillPlan(results.initPlan(), **plan);
+        });
+  }
+
+  kj::Promise<void> enforce(EnforceContext context) override {
+    auto p = context.getParams();
+    std::string plan_id(View(p.getPlanId()));
+    EnforceOptions options{std::string(View(p.getActor())), p.getAcceptChanges()};
+    Store* store = server_->store();
+    std::function<absl::StatusOr<EnforceResult>()> work = [store, plan_id, options] {
+      return store->Enforce(plan_id, options);
+    };
+    return server_->OffLoop(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<EnforceResult>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (r->ok()) FillEnforce(results.initOutcome(), **r);
+        });
+  }
+
+  kj::Promise<void> lift(LiftContext context) override {
+    auto p = context.getParams();
+    std::string rev(View(p.getRevocation())), actor(View(p.getActor())),
+        reason(View(p.getReason()));
+    Store* store = server_->store();
+    std::function<absl::StatusOr<LiftResult>()> work = [store, rev, actor, reason] {
+      return store->Lift(rev, actor, reason);
+    };
+    return server_->OffLoop(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<LiftResult>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (!r->ok()) return;
+          results.setReleased((*r)->released);
+          results.setStillCovered((*r)->still_covered);
+          results.setDenySeq((*r)->deny_seq);
+        });
+  }
+
+ private:
+  ServerImpl* server_;
+};
+
+class ApproverImpl final : public schema::Approver::Server {
+ public:
+  explicit ApproverImpl(ServerImpl* server) : server_(server) {}
+
+  kj::Promise<void> approve(ApproveContext context) override {
+    auto p = context.getParams();
+    std::string plan_id(View(p.getPlanId())), principal(View(p.getPrincipal()));
+    Store* store = server_->store();
+    std::function<absl::StatusOr<Plan>()> work = [store, plan_id, principal] {
+      return store->Approve(plan_id, principal);
+    };
+    return server_->OffLoop(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<Plan>> plan) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), plan->status());
+          if (plan->ok()) FillPlan(results.initPlan(), **plan);
+        });
+  }
+
+ private:
+  ServerImpl* server_;
+};
+
+// ---- Admin ----
+
+class AdminImpl final : public schema::Admin::Server {
+ public:
+  explicit AdminImpl(ServerImpl* server) : server_(server) {}
+
+  kj::Promise<void> listTokens(ListTokensContext context) override {
+    std::vector<Credential> list = server_->ListTokens();
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), absl::OkStatus());
+    auto out = results.initCredentials(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      out[i].setName(Text(list[i].name));
+      out[i].setRole(ToSchema(list[i].role));
+      out[i].setCreatedMicros(absl::ToUnixMicros(list[i].created));
+      out[i].setRevoked(list[i].revoked);
+    }
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> createToken(CreateTokenContext context) override {
+    auto p = context.getParams();
+    absl::StatusOr<std::string> token =
+        server_->CreateToken(View(p.getName()), FromSchema(p.getRole()));
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), token.status());
+    if (token.ok()) results.setToken(Text(*token));
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> revokeToken(RevokeTokenContext context) override {
+    FillStatus(context.getResults().initStatus(),
+               server_->RevokeToken(View(context.getParams().getName())));
+    return kj::READY_NOW;
+  }
+
+ private:
+  ServerImpl* server_;
+};
+
+// ---- Bootstrap ----
+
+class LineageImpl final : public schema::Lineage::Server {
+ public:
+  explicit LineageImpl(ServerImpl* server) : server_(server) {}
+
+  kj::Promise<void> login(LoginContext context) override {
+    std::optional<Credential> who = server_->Authenticate(View(context.getParams().getToken()));
+    auto results = context.getResults();
+    if (!who) {
+      FillStatus(results.initStatus(), absl::UnauthenticatedError("unknown or revoked token"));
+      return kj::READY_NOW;
+    }
+    FillStatus(results.initStatus(), absl::OkStatus());
+    results.setRole(ToSchema(who->role));
+    // Exactly one capability: what a token's role does not grant, its holder
+    // has no reference to.
+    switch (who->role) {
+      case Role::kGate:
+        results.setGate(kj::heap<GateImpl>(server_));
+        break;
+      case Role::kIngest:
+        results.setIngest(kj::heap<IngestImpl>(server_));
+        break;
+      case Role::kReader:
+        results.setReader(kj::heap<ReaderImpl>(server_));
+        break;
+      case Role::kResponder:
+        results.setResponder(kj::heap<ResponderImpl>(server_));
+        break;
+      case Role::kApprover:
+        results.setApprover(kj::heap<ApproverImpl>(server_));
+        break;
+      case Role::kAdmin:
+        results.setAdmin(kj::heap<AdminImpl>(server_));
+        break;
+    }
+    LINEAGE_LOG(server_->logger(), kInfo, "login: {} as {}", who->name, RoleName(who->role));
+    return kj::READY_NOW;
+  }
+
+ private:
+  ServerImpl* server_;
+};
+
+capnp::Capability::Client ServerImpl::Bootstrap() {
+  return schema::Lineage::Client(kj::heap<LineageImpl>(this));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(Store* store, ServerOptions options) {
+  if (options.credentials_path.empty()) {
+    return absl::InvalidArgumentError("a credentials file is required");
+  }
+  absl::StatusOr<CredentialStore> credentials = CredentialStore::Load(options.credentials_path);
+  if (!credentials.ok()) return credentials.status();
+  return std::unique_ptr<Server>(
+      new ServerImpl(store, std::move(options), *std::move(credentials)));
+}
+
+}  // namespace lineage::rpc
