@@ -12,19 +12,19 @@
 
 #include <fmt/format.h>
 
+#include "engine/include/lineage/ref.h"
 #include "engine/src/encoding.h"
 #include "engine/src/store_impl.h"
 
 namespace lineage::internal {
 namespace {
 
-// A long-lived key is one named by its public key's fingerprint
-// ("key:sha256:<64 hex>", the only form ingest gives a key-based signer).
-// Every other key node is a keyless identity ("key:keyless:<issuer>|<san>"):
-// its certificates live minutes, so rotation is not the key's to do.
-bool IsLongLivedKeyRef(std::string_view ref) {
-  constexpr std::string_view kPrefix = "key:sha256:";
-  return ref.size() == kPrefix.size() + 64 && ref.substr(0, kPrefix.size()) == kPrefix;
+// A keyless identity ("key:keyless:<issuer>|<san>", lineage/ref.h) signs
+// with certificates that live minutes, so rotation is not its to do. Every
+// other key node names one public key (ingest gives key-based signers their
+// fingerprint, "key:sha256:<64 hex>"): a long-lived key.
+bool IsKeylessRef(std::string_view ref) {
+  return ParseKeylessRef(ref).ok();
 }
 
 bool IsKnownTime(absl::Time t) {
@@ -59,7 +59,7 @@ absl::StatusOr<KeyUsageReport> StoreImpl::KeyUsage(absl::Duration rotation_age) 
   for (const auto& [id, ref] : keys) {
     SignerUsage usage;
     usage.key = ref;
-    usage.keyless = !IsLongLivedKeyRef(ref);
+    usage.keyless = IsKeylessRef(ref);
 
     // `out` keys of this key's signed edges: id(8) kind(1) subject(8)
     // attestation(8), so one bounded scan per key.

@@ -453,6 +453,21 @@ TEST_F(KeyUsageTest, RotationAgeIsExclusiveAndMustBePositive) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(KeyUsageTest, OnlyKeylessIdentitiesAreKeyless) {
+  // A signer named by something other than a fingerprint (possible through
+  // the API) still names one key: long-lived, subject to rotation.
+  const absl::Duration kDay = absl::Hours(24);
+  Signed("a1", 1, {"key:kms-signing-key"}, T(0));
+  Signed("a2", 2, {"key:kms-signing-key"}, T(0) + 100 * kDay);
+  absl::StatusOr<KeyUsageReport> report = store_->KeyUsage(90 * kDay);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->signers.size(), 1u);
+  EXPECT_FALSE(report->signers[0].keyless);
+  EXPECT_TRUE(report->signers[0].beyond_rotation_age);
+  EXPECT_EQ(report->long_lived_attestations, 2u);
+  EXPECT_EQ(report->keyless_attestations, 0u);
+}
+
 TEST_F(KeyUsageTest, EmptyStoreHasNoSigners) {
   absl::StatusOr<KeyUsageReport> report = store_->KeyUsage(absl::Hours(1));
   ASSERT_TRUE(report.ok());

@@ -131,7 +131,7 @@ struct ClusterInventory {
 // when it was ingested), not a separately verified signing time.
 struct SignerUsage {
   std::string key;            // canonical key ref
-  bool keyless = false;       // a keyless identity, not a key:sha256:<fingerprint> key
+  bool keyless = false;       // a keyless identity (key:keyless:...), not a long-lived key
   uint64_t attestations = 0;  // distinct attestations it signed
   absl::Time first_signed = absl::InfinitePast();  // InfinitePast: no known time
   absl::Time last_signed = absl::InfinitePast();
