@@ -4,7 +4,9 @@
 // check first ("certificate chain: ...", "signing time: ...", "signature:
 // ...", "log entry: ...", "identity: ...") so that callers and tests can tell
 // the reasons apart.
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -98,7 +100,82 @@ absl::Status VerifyChain(const Certificate& leaf, const CertificateAuthority& ca
 struct LogEvidence {
   std::optional<absl::Time> signing_time;  // from a verified inclusion promise
   int64_t log_index = -1;
+  std::vector<absl::Time> timestamps;  // from verified RFC 3161 timestamps
 };
+
+struct TsRespFree {
+  void operator()(TS_RESP* p) const { TS_RESP_free(p); }
+};
+struct TsVerifyCtxFree {
+  void operator()(TS_VERIFY_CTX* p) const { TS_VERIFY_CTX_free(p); }
+};
+
+// Verifies one RFC 3161 TimeStampResponse over `signature` (its message
+// imprint must be the hash of the signature bytes, as Sigstore timestamps
+// the signature) against the timestamp authorities of the trusted roots:
+// the response's signing certificate must chain to one of them, valid at
+// the time it states, and the authority's validFor must contain that time.
+// Returns the time.
+absl::StatusOr<absl::Time> VerifyTimestamp(std::string_view der, std::string_view signature,
+                                           const TrustPolicy& policy) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<TS_RESP, TsRespFree> response(
+      d2i_TS_RESP(nullptr, &p, static_cast<long>(der.size())));
+  ERR_clear_error();
+  if (!response) return absl::InvalidArgumentError("not a DER TimeStampResponse");
+  TS_TST_INFO* info = TS_RESP_get_tst_info(response.get());
+  std::tm tm{};
+  if (info == nullptr ||
+      ASN1_TIME_to_tm(reinterpret_cast<const ASN1_TIME*>(TS_TST_INFO_get_time(info)), &tm) != 1) {
+    return absl::InvalidArgumentError("the response holds no timestamp token");
+  }
+  const absl::Time t = absl::FromTimeT(timegm(&tm));
+
+  size_t tried = 0;
+  std::string last_error = "no timestamp authority of the trusted roots was valid at that time";
+  for (const auto& root : policy.trusted_roots()) {
+    for (const CertificateAuthority& tsa : root->timestamp_authorities()) {
+      if (!tsa.valid_for.Contains(t) || tsa.chain.empty()) continue;
+      ++tried;
+      std::unique_ptr<TS_VERIFY_CTX, TsVerifyCtxFree> ctx(TS_VERIFY_CTX_new());
+      X509_STORE* store = X509_STORE_new();
+      STACK_OF(X509)* certs = sk_X509_new_null();
+      BIO* data = BIO_new_mem_buf(signature.data(), static_cast<int>(signature.size()));
+      if (!ctx || store == nullptr || certs == nullptr || data == nullptr) {
+        X509_STORE_free(store);
+        sk_X509_free(certs);
+        BIO_free(data);
+        return absl::InternalError("cannot set up timestamp verification");
+      }
+      // The context owns the store, the certificate stack (and a reference
+      // to each certificate) and the data BIO from here on.
+      TS_VERIFY_CTX_set_store(ctx.get(), store);
+      TS_VERIFY_CTX_set_certs(ctx.get(), certs);
+      TS_VERIFY_CTX_set_data(ctx.get(), data);
+      X509_STORE_add_cert(store, static_cast<X509*>(tsa.chain.back()->x509()));
+      for (const auto& cert : tsa.chain) {
+        X509* x = static_cast<X509*>(cert->x509());
+        X509_up_ref(x);
+        sk_X509_push(certs, x);
+      }
+      // The authority's certificates are checked at the stated time: a TSA
+      // certificate that has expired since still vouches for the past.
+      X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), absl::ToTimeT(t));
+      TS_VERIFY_CTX_set_flags(ctx.get(), TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_DATA);
+      int ok = TS_RESP_verify_response(ctx.get(), response.get());
+      unsigned long error = ERR_peek_last_error();
+      ERR_clear_error();
+      if (ok == 1) return t;
+      char text[256] = "verification failed";
+      if (error != 0) ERR_error_string_n(error, text, sizeof(text));
+      last_error = text;
+    }
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("timestamp of {} does not verify ({} authorities "
+                  "tried): {}",
+                  TimeText(t), tried, last_error));
+}
 
 // Verifies one entry's inclusion promise and inclusion proof against its
 // log's key. Which are required depends on the bundle version: v0.1 needs
@@ -457,15 +534,12 @@ class BundleVerifier {
     // 2. The transparency-log entries: their promises, proofs and
     // checkpoints verify with a trusted log's key.
     LINEAGE_RETURN_IF_ERROR(VerifyLogEntries());
-    if (!evidence_.signing_time) {
-      // Limitation: RFC 3161 timestamps are not verified, so a bundle whose
-      // only time source is a timestamp authority (Rekor v2, GitHub's
-      // private-repository attestations) is rejected.
+    if (VerifiedTimes().empty()) {
       return Reason("signing time",
                     bundle_.rfc3161_timestamps.empty()
                         ? "no verified transparency-log entry establishes when it was signed"
-                        : "no verified transparency-log inclusion promise establishes when it was "
-                          "signed, and RFC 3161 timestamps are not verified");
+                        : "neither a verified transparency-log inclusion promise nor a verified "
+                          "RFC 3161 timestamp establishes when it was signed");
     }
 
     // 3. The signature, with the certificate's key.
@@ -476,20 +550,22 @@ class BundleVerifier {
     // something else proves nothing about when this was signed.
     LINEAGE_RETURN_IF_ERROR(MatchLogEntries());
 
-    // 5. The certificate and its CA were valid at that time.
-    absl::Time t = *evidence_.signing_time;
-    if (!cert.ValidAt(t)) {
-      return Reason(
-          "signing time",
-          fmt::format("the certificate was not valid at the signing time {} (valid "
-                      "from {} to {})",
-                      TimeText(t), TimeText(cert.not_before()), TimeText(cert.not_after())));
+    // 5. The certificate and its CA were valid at every verified time.
+    for (absl::Time t : VerifiedTimes()) {
+      if (!cert.ValidAt(t)) {
+        return Reason(
+            "signing time",
+            fmt::format("the certificate was not valid at the signing time {} (valid "
+                        "from {} to {})",
+                        TimeText(t), TimeText(cert.not_before()), TimeText(cert.not_after())));
+      }
+      if (!ca->valid_for.Contains(t)) {
+        return Reason(
+            "signing time",
+            fmt::format("the issuing CA was not valid at the signing time {}", TimeText(t)));
+      }
     }
-    if (!ca->valid_for.Contains(t)) {
-      return Reason(
-          "signing time",
-          fmt::format("the issuing CA was not valid at the signing time {}", TimeText(t)));
-    }
+    const absl::Time t = VerifiedTimes().front();
 
     // 6. The identity the certificate names is one the policy trusts.
     std::string san;
@@ -545,34 +621,55 @@ class BundleVerifier {
     for (const TrustedKey& key : policy_.keys()) {
       if (key.key->ref() == signers->front().key_ref) signer_.key = key.key;
     }
-    if (!bundle_.tlog_entries.empty()) {
+    if (!bundle_.tlog_entries.empty() || !bundle_.rfc3161_timestamps.empty()) {
       LINEAGE_RETURN_IF_ERROR(VerifyLogEntries());
       LINEAGE_RETURN_IF_ERROR(MatchLogEntries());
       signers->front().log_index = evidence_.log_index;
-      if (evidence_.signing_time) signers->front().signed_at = *evidence_.signing_time;
+      if (signing_time()) signers->front().signed_at = *signing_time();
     }
     return absl::OkStatus();
   }
 
-  std::optional<absl::Time> signing_time() const { return evidence_.signing_time; }
+  std::optional<absl::Time> signing_time() const {
+    std::vector<absl::Time> times = VerifiedTimes();
+    if (times.empty()) return std::nullopt;
+    return times.front();
+  }
 
  private:
+  // Verifies every log entry (each must verify) and every RFC 3161
+  // timestamp (one that does not verify against the trusted roots' timestamp
+  // authorities is only a warning: it adds no time, and another source must
+  // give one).
   absl::Status VerifyLogEntries() {
-    if (bundle_.tlog_entries.empty()) {
-      return Reason("signing time", "verificationMaterial.tlogEntries: none");
+    if (bundle_.tlog_entries.empty() && bundle_.rfc3161_timestamps.empty()) {
+      return Reason("signing time",
+                    "verificationMaterial: neither tlogEntries nor rfc3161Timestamps");
     }
     for (size_t i = 0; i < bundle_.tlog_entries.size(); ++i) {
       LINEAGE_RETURN_IF_ERROR(VerifyLogEntry(bundle_.tlog_entries[i],
                                              json::Index("verificationMaterial.tlogEntries", i),
                                              bundle_.minor_version, policy_, &evidence_));
     }
-    if (!bundle_.rfc3161_timestamps.empty()) {
-      warnings_->push_back(fmt::format(
-          "verificationMaterial.timestampVerificationData: {} RFC 3161 timestamps not verified "
-          "(not supported); the transparency log established the signing time",
-          bundle_.rfc3161_timestamps.size()));
+    for (size_t i = 0; i < bundle_.rfc3161_timestamps.size(); ++i) {
+      absl::StatusOr<absl::Time> t =
+          VerifyTimestamp(bundle_.rfc3161_timestamps[i], content_.signature, policy_);
+      if (t.ok()) {
+        evidence_.timestamps.push_back(*t);
+      } else {
+        warnings_->push_back(fmt::format(
+            "verificationMaterial.timestampVerificationData.rfc3161Timestamps[{}]: {}; ignored", i,
+            std::string(t.status().message())));
+      }
     }
     return absl::OkStatus();
+  }
+
+  // Every verified time: the log's and the timestamp authorities'.
+  std::vector<absl::Time> VerifiedTimes() const {
+    std::vector<absl::Time> times = evidence_.timestamps;
+    if (evidence_.signing_time) times.insert(times.begin(), *evidence_.signing_time);
+    return times;
   }
 
   absl::Status MatchLogEntries() {

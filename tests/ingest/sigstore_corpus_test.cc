@@ -209,9 +209,8 @@ const std::vector<Expected>& ValidBundles() {
       {"sigstore-bundle-v0.3/sigstore__sigstore-go__public-key-validity.sigstore.json", {""}, ""},
       {"sigstore-bundle-v0.3/sigstore__sigstore-js__bundleV03-dsse.sigstore", {""}, ""},
       {"sigstore-bundle-v0.3/sigstore__sigstore-python__a.dsse.staging-rekor-v2.txt.sigstore.json",
-       {"signing time: "},
-       "Rekor v2 gives no signed entry timestamp; its time is an RFC 3161 timestamp, which is "
-       "not verified (documented limitation)"},
+       {""},
+       ""},
       {"sigstore-bundle-v0.3/sigstore__sigstore-python__bundle_v3.txt.sigstore", {""}, ""},
       {"sigstore-bundle-v0.3/sigstore__sigstore-python__tsa__bundle.txt.sigstore", {""}, ""},
       {"sigstore-bundle-v0.3/slsa-framework__slsa-verifier__bcr__MODULE.bazel.intoto.jsonl",
@@ -281,6 +280,47 @@ TEST(SigstoreCorpusTest, KeylessSignerIsTheWorkflowIdentityWithCertificateAndLog
   ASSERT_TRUE(v01.at(0).record.ok());
   EXPECT_EQ(v01[0].record->id, r.id);
   EXPECT_EQ(v01[0].record->signers.at(0).key_ref, s.key_ref);
+}
+
+TEST(SigstoreCorpusTest, RekorV2EntryIsTimedByItsRfc3161Timestamp) {
+  // Rekor v2 (staging) gives an inclusion proof with an Ed25519-signed
+  // checkpoint but no signed entry timestamp: the time comes from the
+  // timestamp authority of the staging root.
+  std::vector<ItemResult> items = Verify(
+      "sigstore-bundle-v0.3/sigstore__sigstore-python__a.dsse.staging-rekor-v2.txt.sigstore.json",
+      CorpusPolicy());
+  ASSERT_TRUE(items.at(0).record.ok()) << items[0].record.status();
+  EXPECT_TRUE(items[0].warnings.empty()) << items[0].warnings[0];
+  EXPECT_EQ(items[0].record->signers.at(0).signed_at,
+            absl::FromCivil(absl::CivilSecond(2026, 5, 13, 19, 23, 33), absl::UTCTimeZone()));
+
+  // Without the staging root, neither its log nor its TSA is trusted.
+  TrustPolicy public_good;
+  public_good.AddTrustedRoot(Root(kPublicGood));
+  public_good.AddIdentity(Identity(".*", true, ".*", true));
+  items = Verify(
+      "sigstore-bundle-v0.3/sigstore__sigstore-python__a.dsse.staging-rekor-v2.txt.sigstore.json",
+      public_good);
+  ASSERT_FALSE(items.at(0).record.ok());
+  EXPECT_THAT(Message(items[0].record.status()), HasSubstr("certificate chain: "));
+}
+
+TEST(SigstoreCorpusTest, TimestampsFromUnknownAuthoritiesAddNoTimeButWarn) {
+  // sigstore-python's TSA test bundle: its two timestamps come from a TSA
+  // whose root is not in the corpus; the log's promise gives the time.
+  std::vector<ItemResult> items = Verify(
+      "sigstore-bundle-v0.3/sigstore__sigstore-python__tsa__bundle.txt.sigstore", CorpusPolicy());
+  ASSERT_TRUE(items.at(0).record.ok()) << items[0].record.status();
+  ASSERT_EQ(items[0].warnings.size(), 2u);
+  EXPECT_THAT(items[0].warnings[0], HasSubstr("rfc3161Timestamps[0]: timestamp of "
+                                              "2024-10-31T10:23:39Z does not verify"));
+  // The conformance custom root's own TSA does verify: no warning.
+  items = Verify(
+      "sigstore-bundle-v0.2/"
+      "sigstore__sigstore-conformance__intoto-with-custom-trust-root__bundle.sigstore.json",
+      CorpusPolicy());
+  ASSERT_TRUE(items.at(0).record.ok()) << items[0].record.status();
+  EXPECT_TRUE(items[0].warnings.empty()) << items[0].warnings[0];
 }
 
 TEST(SigstoreCorpusTest, MessageSignatureNamesTheArtifactByDigest) {

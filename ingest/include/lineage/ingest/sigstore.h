@@ -118,7 +118,8 @@ class TrustedRoot {
   const std::string& source() const { return source_; }
   const std::vector<CertificateAuthority>& certificate_authorities() const { return cas_; }
   const std::vector<TransparencyLog>& tlogs() const { return tlogs_; }
-  // Parsed and kept, but not used in verification (docs: limitations).
+  // Parsed and kept, but not used in verification (docs: limitations). A
+  // CT log key in a format PublicKey does not read is kept with a null key.
   const std::vector<TransparencyLog>& ctlogs() const { return ctlogs_; }
   const std::vector<CertificateAuthority>& timestamp_authorities() const { return tsas_; }
 
