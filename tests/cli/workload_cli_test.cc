@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "engine/include/lineage/store.h"
 #include "tests/cli/subprocess.h"
 
 namespace lineage {
@@ -231,6 +232,50 @@ TEST_F(WorkloadCliTest, KeysListsSignersAndTheKeylessShare) {
   EXPECT_THAT(human.out,
               HasSubstr("signed attestations: 8; signed keylessly: 0 (0.0%); by long-lived keys: "
                         "8 (100.0%)"));
+}
+
+TEST_F(WorkloadCliTest, KeysFlagsALongLivedKeyBeyondTheRotationAge) {
+  // Seeded through the library: the sample attestations' signers each sign
+  // within seconds, and a keyless bundle needs a Sigstore trust root.
+  const std::string kKey = "key:sha256:" + std::string(64, 'a');
+  const std::string kKeyless =
+      "key:keyless:https://token.actions.githubusercontent.com|https://github.com/o/r/.github/"
+      "workflows/release.yml@refs/heads/main";
+  {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(db_, StoreOptions{});
+    ASSERT_TRUE(store.ok()) << store.status();
+    const absl::Time t0 = absl::FromUnixSeconds(1767225600);  // 2026-01-01T00:00:00Z
+    int n = 0;
+    for (auto [key, days] : std::vector<std::pair<std::string, int>>{
+             {kKey, 0}, {kKey, 40}, {kKeyless, 1}, {kKeyless, 2}}) {
+      AttestationRecord r;
+      r.id = "att" + std::to_string(n);
+      r.format = "dsse";
+      r.subjects.push_back({{"sha256:" + std::string(63, 'b') + std::to_string(n)}, ""});
+      r.signers.push_back({key, "", "ecdsa-p256-sha256"});
+      r.time = t0 + absl::Hours(24) * days;
+      ++n;
+      absl::StatusOr<IngestOutcome> outcome = (*store)->Ingest(r);
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+    }
+  }
+  ProcessResult r = Lineage({"keys", "--stale", "30d", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::element doc = Json(r);
+  EXPECT_EQ(uint64_t(doc["beyond_rotation_age"]), 1u);
+  for (simdjson::dom::element s : doc["signers"].get_array()) {
+    bool keyless = std::string_view(s["key"]) == kKeyless;
+    EXPECT_EQ(std::string_view(s["type"]), keyless ? "keyless" : "long-lived");
+    EXPECT_EQ(bool(s["beyond_rotation_age"]), !keyless);
+    EXPECT_EQ(uint64_t(s["attestations"]), 2u);
+  }
+  EXPECT_EQ(double(doc["attestations"]["keyless_share"]), 0.5);
+
+  ProcessResult human = Lineage({"keys", "--stale", "30d"});
+  EXPECT_THAT(human.out, HasSubstr("2026-01-01T00:00:00Z  2026-02-10T00:00:00Z  STALE   " + kKey));
+  EXPECT_THAT(human.out, HasSubstr("signed keylessly: 2 (50.0%); by long-lived keys: 2 (50.0%)"));
+  // With a longer rotation age nothing is flagged.
+  EXPECT_THAT(Lineage({"keys", "--stale", "6w"}).out, HasSubstr("0 long-lived keys signed beyond"));
 }
 
 TEST_F(WorkloadCliTest, KeysRejectsABadAge) {
