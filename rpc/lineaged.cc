@@ -20,6 +20,7 @@
 
 #include "engine/include/lineage/store.h"
 #include "ingest/include/lineage/ingest/trust_policy.h"
+#include "rpc/include/lineage/rpc/http.h"
 #include "rpc/include/lineage/rpc/server.h"
 
 namespace {
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
   std::string policy_path;
   std::string credentials;
   uint64_t lag_limit = 10000;
+  std::string http;
+  int rotation_days = 90;
   bool debug = false;
   app.add_option("--db", db, "Database directory (created if missing)");
   app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one")
@@ -76,6 +79,10 @@ int main(int argc, char** argv) {
                  "Credentials file (default: DB/credentials); see lineage admin token");
   app.add_option("--lag-limit", lag_limit,
                  "Sequences a subscriber may fall behind before it must resync")
+      ->capture_default_str();
+  app.add_option("--http", http, "HOST:PORT for /metrics, /healthz and /readyz (default: off)");
+  app.add_option("--rotation-days", rotation_days,
+                 "Rotation age for the keys-past-rotation metric, in days")
       ->capture_default_str();
   app.add_flag("--debug", debug, "Log at debug level");
   try {
@@ -91,11 +98,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string host = listen.substr(0, colon);
-  if (!IsLoopback(host)) {
+  std::string http_host = http.empty() ? "127.0.0.1" : http.substr(0, http.rfind(':'));
+  if (!IsLoopback(host) || !IsLoopback(http_host)) {
     std::fprintf(stderr,
                  "lineaged: refusing to serve plaintext on %s: only loopback addresses are "
                  "allowed until TLS is configured\n",
-                 host.c_str());
+                 IsLoopback(host) ? http_host.c_str() : host.c_str());
     return 2;
   }
 
@@ -139,13 +147,30 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "lineaged: listening on %s:%u\n", host.c_str(), receiver->getPort());
       std::fflush(stderr);
 
+      kj::Own<lineage::rpc::HttpEndpoint> endpoint;
+      kj::Own<kj::ConnectionReceiver> http_receiver;
+      kj::Promise<void> http_serving = kj::NEVER_DONE;
+      if (!http.empty()) {
+        http_receiver = io.provider->getNetwork().parseAddress(http).wait(io.waitScope)->listen();
+        endpoint = kj::heap<lineage::rpc::HttpEndpoint>(
+            io.provider->getTimer(), store->get(), server->get(), absl::Hours(24 * rotation_days));
+        http_serving = endpoint->Listen(*http_receiver);
+        std::fprintf(stderr, "lineaged: http on %s:%u\n", http_host.c_str(),
+                     http_receiver->getPort());
+        std::fflush(stderr);
+      }
+
       kj::Promise<void> reload =
           ReloadOnHangup(io.unixEventPort, server->get(), policy_path, logger.get());
       kj::Promise<void> stop = io.unixEventPort.onSignal(SIGTERM).ignoreResult().exclusiveJoin(
           io.unixEventPort.onSignal(SIGINT).ignoreResult());
-      serving.exclusiveJoin(kj::mv(reload)).exclusiveJoin(kj::mv(stop)).wait(io.waitScope);
+      serving.exclusiveJoin(kj::mv(http_serving))
+          .exclusiveJoin(kj::mv(reload))
+          .exclusiveJoin(kj::mv(stop))
+          .wait(io.waitScope);
 
       LINEAGE_LOG(logger.get(), kInfo, "draining: finishing queued writes, telling subscribers");
+      if (endpoint) endpoint->SetReady(false);
       (*server)->Shutdown();
       // Let the answers of drained requests and the resync calls go out.
       io.provider->getTimer().afterDelay(200 * kj::MILLISECONDS).wait(io.waitScope);

@@ -11,6 +11,8 @@ PACKAGES=(
   libssl-dev openssl libsimdjson-dev libcli11-dev libroaring-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
+  # promtool validates the daemon's /metrics exposition in the tests.
+  prometheus
   graphviz
 )
 

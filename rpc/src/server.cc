@@ -245,6 +245,7 @@ class ServerImpl final : public Server {
   }
 
   uint64_t subscriber_count() const override { return hub_->size(); }
+  Metrics* metrics() override { return &metrics_; }
 
   std::optional<Credential> Authenticate(std::string_view token) {
     std::lock_guard lock(mu_);
@@ -290,6 +291,7 @@ class ServerImpl final : public Server {
   std::shared_ptr<Logger> logger_;
   std::mutex mu_;  // guards credentials_ and options_.policy
   CredentialStore credentials_;
+  Metrics metrics_;
   std::unique_ptr<DenyListHub> hub_;
   WorkerThread worker_;
 };
@@ -304,7 +306,10 @@ class GateImpl final : public schema::Gate::Server {
     auto params = context.getParams();
     CheckOptions options;
     options.unknown = FromSchema(params.getUnknown());
+    absl::Time start = absl::Now();
     absl::StatusOr<CheckResult> r = server_->store()->Check(View(params.getDigest()), options);
+    server_->metrics()->CountCheck(r.ok() && r->verdict == Verdict::kDeny, !r.ok(),
+                                   absl::Now() - start);
     auto results = context.getResults();
     FillStatus(results.initStatus(), r.status());
     if (r.ok()) FillCheck(results.initResult(), *r);
@@ -325,7 +330,10 @@ class GateImpl final : public schema::Gate::Server {
     auto list = results.initResults(digests.size());
     absl::Status first_error;
     for (uint32_t i = 0; i < digests.size(); ++i) {
+      absl::Time start = absl::Now();
       absl::StatusOr<CheckResult> r = server_->store()->Check(View(digests[i]), options);
+      server_->metrics()->CountCheck(r.ok() && r->verdict == Verdict::kDeny, !r.ok(),
+                                     absl::Now() - start);
       if (!r.ok()) {
         // One malformed digest fails the batch: a gate must not mistake a
         // typo for an answer.
@@ -423,7 +431,12 @@ class IngestImpl final : public schema::Ingest::Server {
       return out;
     };
     return server_->OffLoop(std::move(work))
-        .then([context](std::shared_ptr<std::vector<ItemOutcome>> items) mutable {
+        .then([context, metrics = server_->metrics()](
+                  std::shared_ptr<std::vector<ItemOutcome>> items) mutable {
+          for (const ItemOutcome& o : *items) {
+            metrics->CountIngest(o.accepted, o.duplicate,
+                                 o.accepted ? "" : Metrics::RejectionReason(o.reason));
+          }
           auto results = context.getResults();
           FillStatus(results.initStatus(), absl::OkStatus());
           auto list = results.initItems(items->size());
@@ -545,7 +558,9 @@ class ResponderImpl final : public schema::Responder::Server {
       return store->Enforce(plan_id, options);
     };
     return server_->OffLoop(std::move(work))
-        .then([context](std::shared_ptr<absl::StatusOr<EnforceResult>> r) mutable {
+        .then([context, metrics = server_->metrics()](
+                  std::shared_ptr<absl::StatusOr<EnforceResult>> r) mutable {
+          if (r->ok() && (*r)->enforced) metrics->CountEnforce((*r)->duration);
           auto results = context.getResults();
           FillStatus(results.initStatus(), r->status());
           if (r->ok()) FillEnforce(results.initOutcome(), **r);

@@ -84,6 +84,10 @@ class Daemon {
       std::string text = ReadAll(log_);
       if (std::regex_search(text, m, listening)) {
         port_ = static_cast<unsigned>(std::stoul(m[1]));
+        std::smatch h;
+        if (std::regex_search(text, h, std::regex("http on 127\\.0\\.0\\.1:([0-9]+)"))) {
+          http_port_ = static_cast<unsigned>(std::stoul(h[1]));
+        }
         return;
       }
       int status = 0;
@@ -120,6 +124,7 @@ class Daemon {
   }
 
   unsigned port() const { return port_; }
+  unsigned http_port() const { return http_port_; }
   std::string log() const { return ReadAll(log_); }
 
  private:
@@ -128,6 +133,7 @@ class Daemon {
   std::string log_;
   pid_t pid_ = -1;
   unsigned port_ = 0;
+  unsigned http_port_ = 0;
 };
 
 // Records what the daemon pushes. Optionally holds the first deltas call
@@ -525,6 +531,58 @@ TEST_F(RpcTest, SlowSubscriberIsToldToResync) {
   ASSERT_TRUE(WaitFor([&] { return seen.resyncs == 1; }));
   EXPECT_THAT(seen.seqs, ElementsAre(1));
   EXPECT_THAT(seen.resync_reason, HasSubstr("behind"));
+}
+
+// GET over a plain socket; returns the whole response (status line,
+// headers and body).
+std::string HttpGet(kj::AsyncIoContext& io, unsigned port, const std::string& path) {
+  auto address = io.provider->getNetwork().parseAddress("127.0.0.1", port).wait(io.waitScope);
+  auto stream = address->connect().wait(io.waitScope);
+  std::string request =
+      fmt::format("GET {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+  stream->write(request.data(), request.size()).wait(io.waitScope);
+  std::string response;
+  char buffer[4096];
+  for (;;) {
+    size_t n = stream->tryRead(buffer, 1, sizeof(buffer)).wait(io.waitScope);
+    if (n == 0) break;
+    response.append(buffer, n);
+  }
+  return response;
+}
+
+TEST_F(RpcTest, MetricsAreValidPrometheusTextAndCountChecks) {
+  daemon_->Stop();
+  StartDaemon({"--http", "127.0.0.1:0"});
+  ASSERT_NE(daemon_->http_port(), 0u) << daemon_->log();
+  schema::Lineage::Client lineage = Connect();
+  schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+  RevokeDigest(responder, Digest(1));
+  schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
+  EXPECT_TRUE(Check(gate, Digest(1)));
+  EXPECT_FALSE(Check(gate, Digest(2)));
+
+  std::string response = HttpGet(io_, daemon_->http_port(), "/metrics");
+  ASSERT_THAT(response, HasSubstr("200 OK"));
+  std::string body = response.substr(response.find("\r\n\r\n") + 4);
+  EXPECT_THAT(body, HasSubstr("lineage_checks_total{verdict=\"deny\"} 1\n"));
+  EXPECT_THAT(body, HasSubstr("lineage_checks_total{verdict=\"allow\"} 1\n"));
+  EXPECT_THAT(body, HasSubstr("lineage_enforcements_total 1\n"));
+  EXPECT_THAT(body, HasSubstr("lineage_deny_list_sequence 1\n"));
+  EXPECT_THAT(body, HasSubstr("lineage_check_latency_seconds_count 2\n"));
+
+  if (system("command -v promtool >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool (Debian package prometheus) is not installed";
+  }
+  std::string file = dir_ + "/metrics.txt";
+  std::ofstream(file) << body;
+  std::string command =
+      fmt::format("promtool check metrics < {} > {}/promtool.out 2>&1", file, dir_);
+  EXPECT_EQ(system(command.c_str()), 0) << ReadAll(dir_ + "/promtool.out") << body;
+
+  EXPECT_THAT(HttpGet(io_, daemon_->http_port(), "/healthz"), HasSubstr("200 OK"));
+  EXPECT_THAT(HttpGet(io_, daemon_->http_port(), "/readyz"), HasSubstr("200 OK"));
+  EXPECT_THAT(HttpGet(io_, daemon_->http_port(), "/nothing"), HasSubstr("404"));
 }
 
 TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {

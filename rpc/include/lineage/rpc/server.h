@@ -26,6 +26,7 @@
 #include "engine/include/lineage/log.h"
 #include "engine/include/lineage/store.h"
 #include "ingest/include/lineage/ingest/trust_policy.h"
+#include "rpc/include/lineage/rpc/metrics.h"
 
 namespace lineage::rpc {
 
@@ -59,7 +60,10 @@ class Server {
   // Tells every subscriber to resync (the server is going away) and waits
   // for the writer thread to finish its queue.
   virtual void Shutdown() = 0;
+  // REQUIRES: called on the event loop thread.
   virtual uint64_t subscriber_count() const = 0;
+  // Counters the RPC calls update; rendered by the HTTP endpoint.
+  virtual Metrics* metrics() = 0;
 };
 
 }  // namespace lineage::rpc
