@@ -190,4 +190,7 @@ interface Admin {
   createToken @1 (name :Text, role :Role) -> (status :Status, token :Text);
   # The token is returned once; the daemon keeps only its hash.
   revokeToken @2 (name :Text) -> (status :Status);
+  backup @3 (dir :Text) -> (status :Status, durationMicros :Int64);
+  # An online RocksDB checkpoint of the database into `dir` on the daemon's
+  # machine (which must not exist). The credentials file is not part of it.
 }

@@ -191,6 +191,7 @@ class StoreImpl final : public Store {
   absl::StatusOr<NodeInfo> Show(std::string_view ref) override;
   absl::StatusOr<AttestationSummary> GetAttestation(std::string_view id) override;
   absl::StatusOr<StoreStats> Stats() override;
+  absl::Status Checkpoint(const std::string& dir) override;
 
   // Revocation (revocation.cc).
   absl::StatusOr<Plan> CreatePlan(const PlanRequest& request, const PlanListing& listing) override;

@@ -643,6 +643,22 @@ class AdminImpl final : public schema::Admin::Server {
     return kj::READY_NOW;
   }
 
+  kj::Promise<void> backup(BackupContext context) override {
+    std::string dir(View(context.getParams().getDir()));
+    Store* store = server_->store();
+    std::function<std::pair<absl::Status, absl::Duration>()> work = [store, dir] {
+      absl::Time start = absl::Now();
+      absl::Status s = store->Checkpoint(dir);
+      return std::make_pair(s, absl::Now() - start);
+    };
+    return server_->OffLoop(std::move(work))
+        .then([context](std::shared_ptr<std::pair<absl::Status, absl::Duration>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->first);
+          results.setDurationMicros(absl::ToInt64Microseconds(r->second));
+        });
+  }
+
   kj::Promise<void> revokeToken(RevokeTokenContext context) override {
     FillStatus(context.getResults().initStatus(),
                server_->RevokeToken(View(context.getParams().getName())));

@@ -457,6 +457,25 @@ TEST_F(RevocationTest, EvidenceRecordsEveryActionWithTheClosure) {
   EXPECT_EQ((*evidence)[3].plan_id, plan.id);
 }
 
+TEST_F(RevocationTest, CheckpointIsAConsistentCopyTakenWhileOpen) {
+  MustEnforce(MakePlan({{Sha256(1)}}));
+  std::string copy = dir_.path() + "/backup";
+  ASSERT_TRUE(store_->Checkpoint(copy).ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->Checkpoint(copy)));
+  Ingest(Record("after", {Sha256(50)}, {Sha256(3)}));  // only in the original
+
+  absl::StatusOr<std::unique_ptr<Store>> restored = Store::Open(copy, testing_util::QuietOptions());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  absl::StatusOr<DenyListSnapshot> snapshot = (*restored)->DenyList();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_THAT(snapshot->digests, UnorderedElementsAre(Sha256(1), Sha256(2), Sha256(3)));
+  EXPECT_TRUE(absl::IsNotFound((*restored)->Check(Sha256(50), {}).status()) ||
+              !(*restored)->Check(Sha256(50), {})->known);
+  absl::StatusOr<AuditVerification> audit = (*restored)->VerifyAudit();
+  ASSERT_TRUE(audit.ok());
+  EXPECT_TRUE(audit->ok);
+}
+
 class AuditTamperTest : public RevocationTest {
  protected:
   // Closes the store and runs `edit` on the raw RocksDB column family.

@@ -601,6 +601,11 @@ TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {
   ASSERT_EQ(revoke.send().wait(io_.waitScope).getStatus().getCode(), 0u);
   EXPECT_EQ(Login(lineage, token).getStatus().getCode(),
             static_cast<uint32_t>(absl::StatusCode::kUnauthenticated));
+  auto backup = admin.backupRequest();
+  backup.setDir(Text(dir_ + "/backup"));
+  ASSERT_EQ(backup.send().wait(io_.waitScope).getStatus().getCode(), 0u);
+  EXPECT_TRUE(fs::exists(dir_ + "/backup/CURRENT"));
+
   // The file holds hashes only.
   EXPECT_EQ(ReadAll(dir_ + "/db/credentials").find(token), std::string::npos);
 }

@@ -288,6 +288,13 @@ class Store {
 
   virtual absl::StatusOr<StoreStats> Stats() = 0;
 
+  // Writes a consistent, openable copy of the database to `dir` (a RocksDB
+  // checkpoint: hard links where the file system allows, copies otherwise)
+  // while readers and writers keep going. `dir` must not exist; its parent
+  // must. Restore by opening the copy, or by moving it into place while no
+  // process has the database open. AlreadyExists if `dir` exists.
+  virtual absl::Status Checkpoint(const std::string& dir) = 0;
+
   // ---- Revocation (lineage/revocation.h; semantics in docs/revocation.md) ----
   //
   // Writers (CreatePlan, Approve, Enforce, Lift, UpdateSettings) are
