@@ -23,8 +23,16 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# Node.js and npm run the sigstore-js cross-check test (it installs
+# @sigstore/verify from the npm registry at test time, and skips without
+# node). A node already on the PATH is used as it is: NodeSource's nodejs,
+# for one, bundles npm and conflicts with Debian's npm package.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages present"
+  echo "setup: all ${#PACKAGES[@]} packages present (and node)"
   exit 0
 fi
 

@@ -3,8 +3,11 @@
 // the trusted roots in its keys/ folder. Every bundle the corpus marks valid
 // verifies, unless its trust material is not in the corpus (said per case);
 // every file in invalid/ is rejected for the reason upstream gives.
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -559,6 +562,106 @@ TEST(SigstoreChainTest, GitCommitDescendantsReachTheImageIndex) {
     EXPECT_EQ(signed_by->nodes[0].ref, index);
   }
   std::filesystem::remove_all(dir);
+}
+
+// --- Cross-check against sigstore-js -------------------------------------------
+
+// Runs `command` through the shell; returns its stdout and sets *status.
+std::string RunShell(const std::string& command, int* status) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    *status = -1;
+    return out;
+  }
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
+  *status = pclose(pipe);
+  return out;
+}
+
+// sigstore-js (the npm package @sigstore/verify, the reference verifier of
+// npm's provenance) runs offline over every bundle of the corpus with the
+// same trusted roots and keys (tests/ingest/sigstore_js/crosscheck.js), and
+// its verdicts must agree with lineage's, except where the difference is
+// known and explained below. The package is installed at test time into a
+// cache directory (LINEAGE_SIGSTORE_JS_MODULES, default under /tmp); the
+// test skips, saying why, without node or without the registry. Version
+// 2.1.1 is pinned: it is the newest that supports Debian 12's Node.js 18.
+TEST(SigstoreJsCrossCheckTest, VerdictsAgreeWithSigstoreJs) {
+  int status = 0;
+  RunShell("node --version >/dev/null 2>&1", &status);
+  if (status != 0) GTEST_SKIP() << "node is not installed (tools/setup.sh installs nodejs, npm)";
+
+  const char* env = std::getenv("LINEAGE_SIGSTORE_JS_MODULES");
+  std::string prefix = env != nullptr ? env : "/tmp/lineage-sigstore-js-2.1.1";
+  std::string modules = prefix + "/node_modules";
+  if (!std::filesystem::exists(modules + "/@sigstore/verify/package.json")) {
+    std::string log = RunShell("npm install --silent --no-audit --no-fund --prefix '" + prefix +
+                                   "' @sigstore/verify@2.1.1 @sigstore/bundle@3.1.0 "
+                                   "@sigstore/protobuf-specs@0.4.3 2>&1",
+                               &status);
+    if (status != 0) GTEST_SKIP() << "cannot install @sigstore/verify with npm: " << log;
+  }
+  std::string script = std::string(LINEAGE_TEST_DATA) + "/../ingest/sigstore_js/crosscheck.js";
+  std::string output =
+      RunShell("node '" + script + "' '" + kCorpus + "' '" + modules + "' 2>&1", &status);
+  ASSERT_EQ(status, 0) << output;
+
+  // Known differences, each for a reason lineage documents.
+  const std::map<std::string, std::string> kKnown = {
+      {"sigstore-bundle-v0.2/"
+       "slsa-framework__slsa-verifier__gha_container-based-v2.1.0__binary-linux-amd64-push-v14."
+       "intoto.build.slsa",
+       "both verify the signature; lineage then rejects the empty-file subject digest (an "
+       "ingest rule, not verification)"},
+      {"sigstore-bundle-v0.3/sigstore__sigstore-python__tsa__bundle.txt.sigstore",
+       "its timestamps' TSA is not in the corpus: sigstore-js fails the bundle, lineage ignores "
+       "the timestamps with a warning and uses the log's time"},
+      {"sigstore-bundle-v0.3/sigstore__sigstore-python__a.dsse.staging-rekor-v2.txt.sigstore.json",
+       "a Rekor v2 entry (hashedrekord 0.0.2 over the DSSE PAE, Ed25519-signed checkpoint, "
+       "time from an RFC 3161 timestamp): sigstore-js 2.1.1 does not verify Ed25519 "
+       "checkpoints (3.1.1 rejects the digest of the PAE); sigstore-python, which produced "
+       "it, and lineage accept it"},
+  };
+
+  TrustPolicy policy = CorpusPolicy();
+  std::map<std::string, bool> lineage_verdicts;
+  size_t compared = 0, not_comparable = 0;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t tab = line.find('\t');
+    ASSERT_NE(tab, std::string::npos) << line;
+    std::string source = line.substr(0, tab);
+    std::string verdict = line.substr(tab + 1, line.find('\t', tab + 1) - tab - 1);
+    if (verdict == "na") {
+      ++not_comparable;
+      continue;
+    }
+    std::string file = source.substr(0, source.find_first_of(":#"));
+    if (lineage_verdicts.count(source) == 0) {
+      for (const ItemResult& item : Verify(file, policy)) {
+        lineage_verdicts[item.source] = item.record.ok();
+      }
+    }
+    ASSERT_EQ(lineage_verdicts.count(source), 1u) << "lineage has no item " << source;
+    bool sigstore_js_ok = verdict == "ok";
+    auto known = kKnown.find(source);
+    if (known != kKnown.end()) {
+      EXPECT_NE(lineage_verdicts[source], sigstore_js_ok)
+          << source << ": a known difference that no longer differs: " << known->second;
+      continue;
+    }
+    ++compared;
+    EXPECT_EQ(lineage_verdicts[source], sigstore_js_ok) << line;
+  }
+  EXPECT_GE(compared, 30u);
+  std::cout << "compared " << compared << " bundles with sigstore-js; " << kKnown.size()
+            << " known differences; " << not_comparable
+            << " message signatures without their artifact not comparable\n";
 }
 
 }  // namespace
