@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "ingest/include/lineage/ingest/sigstore.h"
 #include "tests/ingest/signing_helpers.h"
 
 namespace lineage::ingest {
@@ -126,6 +127,87 @@ TEST_F(TrustPolicyTest, MissingPolicyFileNamesIt) {
   absl::StatusOr<TrustPolicy> policy = TrustPolicy::LoadFile((dir_ / "nope.json").string());
   ASSERT_FALSE(policy.ok());
   EXPECT_THAT(Message(policy.status()), HasSubstr("nope.json: No such file or directory"));
+}
+
+TEST_F(TrustPolicyTest, LoadsTrustedRootsAndKeylessIdentities) {
+  std::filesystem::copy_file(kKeys + "sigstore__sigstore-go__trusted-root-public-good.json",
+                             dir_ / "keys/trusted_root.json");
+  std::string path = Write("policy.json", R"json({
+    "version": 1,
+    "threshold": 1,
+    "keys": [],
+    "trusted_roots": [{"name": "public-good", "file": "keys/trusted_root.json"}],
+    "identities": [
+      {"name": "release", "issuer": "https://token.actions.githubusercontent.com",
+       "san_regex": "https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/.*"},
+      {"name": "maintainer", "san": "me@example.com",
+       "issuer_regex": "https://(github\\.com/login/oauth|accounts\\.google\\.com)"}
+    ]
+  })json");
+  absl::StatusOr<TrustPolicy> policy = TrustPolicy::LoadFile(path);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ASSERT_EQ(policy->trusted_roots().size(), 1u);
+  EXPECT_EQ(policy->trusted_roots()[0]->tlogs().size(), 1u);
+  ASSERT_EQ(policy->identities().size(), 2u);
+  const TrustedIdentity& release = policy->identities()[0];
+  EXPECT_TRUE(release.Matches("https://token.actions.githubusercontent.com",
+                              "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/"
+                              "v1"));
+  // Whole-value matches only: a branch, another repository, a prefix or a
+  // suffix added are all outside.
+  EXPECT_FALSE(release.Matches("https://token.actions.githubusercontent.com",
+                               "https://github.com/org/repo/.github/workflows/release.yml@refs/"
+                               "heads/main"));
+  EXPECT_FALSE(release.Matches("https://token.actions.githubusercontent.com",
+                               "https://github.com/org/repo2/.github/workflows/release.yml@refs/"
+                               "tags/v1"));
+  EXPECT_FALSE(release.Matches("https://token.actions.githubusercontent.com.evil",
+                               "https://github.com/org/repo/.github/workflows/release.yml@refs/"
+                               "tags/v1"));
+  const TrustedIdentity& maintainer = policy->identities()[1];
+  EXPECT_TRUE(maintainer.Matches("https://accounts.google.com", "me@example.com"));
+  EXPECT_FALSE(maintainer.Matches("https://accounts.google.com", "me@example.com.evil"));
+  EXPECT_FALSE(maintainer.Matches("https://example.com", "me@example.com"));
+}
+
+TEST_F(TrustPolicyTest, KeylessFieldsAreStrict) {
+  std::filesystem::copy_file(kKeys + "sigstore__sigstore-go__trusted-root-public-good.json",
+                             dir_ / "keys/trusted_root.json");
+  const std::string root = R"("trusted_roots":[{"name":"r","file":"keys/trusted_root.json"}])";
+  struct Case {
+    std::string json, expected;
+  };
+  const Case cases[] = {
+      {R"({"version":1,"keys":[],"identities":[{"name":"a","issuer":"i","san":"s"}]})",
+       "policy.json: identities: keyless identities need at least one trusted_roots entry"},
+      {R"({"version":1,"keys":[],)" + root + R"(,"identities":[{"name":"a","san":"s"}]})",
+       "policy.json: identities[0]: exactly one of \"issuer\" and \"issuer_regex\" is "
+       "required"},
+      {R"({"version":1,"keys":[],)" + root +
+           R"(,"identities":[{"name":"a","issuer":"i","san":"s","san_regex":"s"}]})",
+       "policy.json: identities[0]: exactly one of \"san\" and \"san_regex\" is required"},
+      {R"({"version":1,"keys":[],)" + root +
+           R"(,"identities":[{"name":"a","issuer":"i","san_regex":"(unclosed"}]})",
+       "policy.json: identities[0]: san_regex: not a valid regular expression"},
+      {R"({"version":1,"keys":[],)" + root +
+           R"(,"identities":[{"name":"a","issuer":"i","san":"s","subject":"x"}]})",
+       "policy.json: identities[0].subject: unknown field"},
+      {R"({"version":1,"keys":[],)" + root +
+           R"(,"identities":[{"name":"a","issuer":"","san":"s"}]})",
+       "policy.json: identities[0].issuer: empty"},
+      {R"({"version":1,"keys":[],"trusted_roots":[{"name":"r","file":"keys/none.json"}]})",
+       "policy.json: trusted_roots[0].file: cannot read"},
+      {R"({"version":1,"keys":[],"trusted_roots":[{"name":"r"}]})",
+       "policy.json: trusted_roots[0].file: missing or empty"},
+      {R"({"version":1,"threshold":2,"keys":[],)" + root +
+           R"(,"identities":[{"name":"a","issuer":"i","san":"s"}]})",
+       "policy.json: threshold: 2 exceeds the number of keys and identities (1)"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<TrustPolicy> policy = TrustPolicy::Parse(c.json, dir_.string(), "policy.json");
+    ASSERT_FALSE(policy.ok()) << c.json;
+    EXPECT_THAT(Message(policy.status()), HasSubstr(c.expected)) << c.json;
+  }
 }
 
 }  // namespace
