@@ -12,10 +12,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
+#include <kj/compat/tls.h>
+#include <kj/debug.h>
 #include <CLI/CLI.hpp>
 
 #include "engine/include/lineage/store.h"
@@ -25,8 +28,8 @@
 
 namespace {
 
-// Limitation: TLS is not built yet, so the daemon serves plaintext and
-// refuses any address but loopback.
+// Plaintext is allowed on loopback only: anywhere else tokens would cross
+// the network in the clear.
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
@@ -41,6 +44,19 @@ std::shared_ptr<const lineage::ingest::TrustPolicy> LoadPolicy(const std::string
     return nullptr;
   }
   return std::make_shared<const lineage::ingest::TrustPolicy>(*std::move(policy));
+}
+
+// The whole file, for PEM material; throws a kj exception naming the file.
+kj::String ReadText(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  KJ_REQUIRE(f != nullptr, "cannot read", path);
+  std::string text;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0)
+    text.append(buffer, n);
+  std::fclose(f);
+  return kj::heapString(text.data(), text.size());
 }
 
 kj::Promise<void> ReloadOnHangup(kj::UnixEventPort& port, lineage::rpc::Server* server,
@@ -69,6 +85,7 @@ int main(int argc, char** argv) {
   std::string credentials;
   uint64_t lag_limit = 10000;
   std::string http;
+  std::string tls_cert, tls_key, tls_client_ca;
   int rotation_days = 90;
   bool debug = false;
   app.add_option("--db", db, "Database directory (created if missing)");
@@ -84,7 +101,14 @@ int main(int argc, char** argv) {
   app.add_option("--rotation-days", rotation_days,
                  "Rotation age for the keys-past-rotation metric, in days")
       ->capture_default_str();
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve RPC over TLS");
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", tls_client_ca,
+                 "PEM CA certificates: require client certificates signed by them");
   app.add_flag("--debug", debug, "Log at debug level");
+  // Every option above may also come from a TOML file (tools/lineaged.toml);
+  // flags given on the command line win.
+  app.set_config("--config", "", "Configuration file (TOML: key = value per option)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -99,7 +123,18 @@ int main(int argc, char** argv) {
   }
   std::string host = listen.substr(0, colon);
   std::string http_host = http.empty() ? "127.0.0.1" : http.substr(0, http.rfind(':'));
-  if (!IsLoopback(host) || !IsLoopback(http_host)) {
+  bool tls = !tls_cert.empty() || !tls_key.empty();
+  if (tls && (tls_cert.empty() || tls_key.empty())) {
+    std::fprintf(stderr, "lineaged: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  if (!tls_client_ca.empty() && !tls) {
+    std::fprintf(stderr, "lineaged: --tls-client-ca needs --tls-cert and --tls-key\n");
+    return 2;
+  }
+  // Limitation: /metrics is served in plaintext, so its address must be
+  // loopback (scrape it through a local agent or a TLS-terminating proxy).
+  if ((!tls && !IsLoopback(host)) || !IsLoopback(http_host)) {
     std::fprintf(stderr,
                  "lineaged: refusing to serve plaintext on %s: only loopback addresses are "
                  "allowed until TLS is configured\n",
@@ -137,14 +172,41 @@ int main(int argc, char** argv) {
       return 2;
     }
 
+    // Declared before the receiver that wraps them, so they outlive it.
+    kj::Own<kj::TlsContext> tls_context;
+    std::vector<kj::TlsCertificate> client_cas;
+    kj::Own<kj::TlsKeypair> keypair;
     kj::Own<kj::NetworkAddress> address =
         io.provider->getNetwork().parseAddress(listen).wait(io.waitScope);
     kj::Own<kj::ConnectionReceiver> receiver = address->listen();
+    unsigned port = receiver->getPort();
+
+    // TLS wraps the listening port: every accepted connection completes a
+    // handshake (and, with --tls-client-ca, presents a trusted client
+    // certificate) before any RPC is read.
+    if (tls) {
+      kj::String cert_pem = ReadText(tls_cert), key_pem = ReadText(tls_key);
+      keypair = kj::heap<kj::TlsKeypair>(
+          kj::TlsKeypair{kj::TlsPrivateKey(key_pem), kj::TlsCertificate(cert_pem)});
+      kj::TlsContext::Options tls_options;
+      tls_options.defaultKeypair = *keypair;
+      tls_options.useSystemTrustStore = false;
+      if (!tls_client_ca.empty()) {
+        client_cas.push_back(kj::TlsCertificate(ReadText(tls_client_ca)));
+        tls_options.verifyClients = true;
+        tls_options.trustedCertificates = kj::arrayPtr(client_cas.data(), client_cas.size());
+      }
+      tls_options.timer = io.provider->getTimer();
+      tls_options.acceptTimeout = 10 * kj::SECONDS;
+      tls_context = kj::heap<kj::TlsContext>(kj::mv(tls_options));
+      receiver = tls_context->wrapPort(kj::mv(receiver));
+    }
     {
       auto rpc_server = kj::heap<capnp::TwoPartyServer>((*server)->Bootstrap());
       kj::Promise<void> serving = rpc_server->listen(*receiver);
       // Tests and service managers read this line for the bound port.
-      std::fprintf(stderr, "lineaged: listening on %s:%u\n", host.c_str(), receiver->getPort());
+      std::fprintf(stderr, "lineaged: listening on %s:%u%s\n", host.c_str(), port,
+                   tls ? (tls_client_ca.empty() ? " (TLS)" : " (TLS, client certificates)") : "");
       std::fflush(stderr);
 
       kj::Own<lineage::rpc::HttpEndpoint> endpoint;

@@ -21,6 +21,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <kj/async-io.h>
+#include <kj/compat/tls.h>
 
 #include "rpc/include/lineage/rpc/credentials.h"
 #include "rpc/src/convert.h"
@@ -306,6 +307,7 @@ class RpcTest : public ::testing::Test {
   std::string second_approver_;
   std::unique_ptr<Daemon> daemon_;
   struct Connection {
+    kj::Own<kj::TlsContext> tls;  // outlives the stream it wraps
     kj::Own<kj::AsyncIoStream> stream;
     kj::Own<capnp::TwoPartyClient> client;
   };
@@ -583,6 +585,78 @@ TEST_F(RpcTest, MetricsAreValidPrometheusTextAndCountChecks) {
   EXPECT_THAT(HttpGet(io_, daemon_->http_port(), "/healthz"), HasSubstr("200 OK"));
   EXPECT_THAT(HttpGet(io_, daemon_->http_port(), "/readyz"), HasSubstr("200 OK"));
   EXPECT_THAT(HttpGet(io_, daemon_->http_port(), "/nothing"), HasSubstr("404"));
+}
+
+// A CA, a server certificate for localhost and a client certificate, made
+// with the openssl command line.
+void MakeCertificates(const std::string& dir) {
+  std::string script = fmt::format(
+      "cd {} && set -e && "
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+      "-out ca.pem -days 1 -subj /CN=lineage-test-ca 2>/dev/null && "
+      "printf 'subjectAltName=DNS:localhost\\n' > san.ext && "
+      "for who in server client; do "
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key "
+      "-out $who.csr -subj /CN=localhost 2>/dev/null && "
+      "openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem "
+      "-days 1 -extfile san.ext 2>/dev/null; done",
+      dir);
+  ASSERT_EQ(system(script.c_str()), 0);
+}
+
+TEST_F(RpcTest, TlsWithClientCertificatesServesOnlyTrustedClients) {
+  MakeCertificates(dir_);
+  daemon_->Stop();
+  StartDaemon({"--tls-cert", dir_ + "/server.pem", "--tls-key", dir_ + "/server.key",
+               "--tls-client-ca", dir_ + "/ca.pem"});
+  kj::TlsCertificate ca(kj::heapString(ReadAll(dir_ + "/ca.pem")));
+  kj::TlsKeypair client{kj::TlsPrivateKey(kj::heapString(ReadAll(dir_ + "/client.key"))),
+                        kj::TlsCertificate(kj::heapString(ReadAll(dir_ + "/client.pem")))};
+
+  auto connect = [&](bool tls, bool with_certificate) {
+    conn_.reset();
+    conn_ = std::make_unique<Connection>();
+    auto address =
+        io_.provider->getNetwork().parseAddress("127.0.0.1", daemon_->port()).wait(io_.waitScope);
+    conn_->stream = address->connect().wait(io_.waitScope);
+    if (tls) {
+      kj::TlsContext::Options options;
+      options.useSystemTrustStore = false;
+      options.trustedCertificates = kj::arrayPtr(&ca, 1);
+      if (with_certificate) options.defaultKeypair = client;
+      conn_->tls = kj::heap<kj::TlsContext>(kj::mv(options));
+      conn_->stream =
+          conn_->tls->wrapClient(kj::mv(conn_->stream), "localhost").wait(io_.waitScope);
+    }
+    conn_->client = kj::heap<capnp::TwoPartyClient>(*conn_->stream);
+    return conn_->client->bootstrap().castAs<schema::Lineage>();
+  };
+  auto login_fails = [&](bool tls, bool with_certificate) {
+    try {
+      schema::Lineage::Client lineage = connect(tls, with_certificate);
+      Login(lineage, Token(Role::kGate));
+      return false;
+    } catch (const kj::Exception&) {
+      return true;
+    }
+  };
+
+  EXPECT_TRUE(login_fails(/*tls=*/false, false));  // plaintext to a TLS port
+  EXPECT_TRUE(login_fails(/*tls=*/true, false));   // no client certificate
+  schema::Lineage::Client lineage = connect(/*tls=*/true, /*with_certificate=*/true);
+  auto login = Login(lineage, Token(Role::kGate));
+  ASSERT_EQ(login.getStatus().getCode(), 0u);
+  schema::Gate::Client gate = login.getGate();
+  EXPECT_FALSE(Check(gate, Digest(1)));
+}
+
+TEST_F(RpcTest, PlaintextOffLoopbackIsRefused) {
+  std::string log = dir_ + "/refused.log";
+  std::string command =
+      fmt::format("{} --db {}/db2 --listen 0.0.0.0:0 2> {}", LINEAGED_PATH, dir_, log);
+  int status = system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_THAT(ReadAll(log), HasSubstr("only loopback"));
 }
 
 TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {
