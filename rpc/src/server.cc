@@ -524,9 +524,21 @@ class ReaderImpl final : public schema::Reader::Server {
 
 // ---- Responder, Approver ----
 
+// The principal of a revocation action is the credential's name: a token
+// cannot act, or approve, under anyone else's name. A caller that passes a
+// principal must pass its own.
+absl::StatusOr<std::string> Principal(std::string_view given, const std::string& credential) {
+  if (!given.empty() && given != credential) {
+    return absl::PermissionDeniedError(
+        fmt::format("this token acts as \"{}\", not as \"{}\"", credential, std::string(given)));
+  }
+  return credential;
+}
+
 class ResponderImpl final : public schema::Responder::Server {
  public:
-  explicit ResponderImpl(ServerImpl* server) : server_(server) {}
+  ResponderImpl(ServerImpl* server, std::string principal)
+      : server_(server), principal_(std::move(principal)) {}
 
   kj::Promise<void> plan(PlanContext context) override {
     auto p = context.getParams();
@@ -535,7 +547,12 @@ class ResponderImpl final : public schema::Responder::Server {
       request.roots.push_back(FromSchema(root));
     request.reason = std::string(View(p.getReason()));
     request.mode = p.getAdvisory() ? RevocationMode::kAdvisory : RevocationMode::kEnforce;
-    request.actor = std::string(View(p.getActor()));
+    absl::StatusOr<std::string> actor = Principal(View(p.getActor()), principal_);
+    if (!actor.ok()) {
+      FillStatus(context.getResults().initStatus(), actor.status());
+      return kj::READY_NOW;
+    }
+    request.actor = *actor;
     PlanListing listing{p.getMaxListed(), p.getMaxListed()};
     Store* store = server_->store();
     std::function<absl::StatusOr<Plan>()> work = [store, request, listing] {
@@ -552,7 +569,12 @@ class ResponderImpl final : public schema::Responder::Server {
   kj::Promise<void> enforce(EnforceContext context) override {
     auto p = context.getParams();
     std::string plan_id(View(p.getPlanId()));
-    EnforceOptions options{std::string(View(p.getActor())), p.getAcceptChanges()};
+    absl::StatusOr<std::string> actor = Principal(View(p.getActor()), principal_);
+    if (!actor.ok()) {
+      FillStatus(context.getResults().initStatus(), actor.status());
+      return kj::READY_NOW;
+    }
+    EnforceOptions options{*actor, p.getAcceptChanges()};
     Store* store = server_->store();
     std::function<absl::StatusOr<EnforceResult>()> work = [store, plan_id, options] {
       return store->Enforce(plan_id, options);
@@ -569,8 +591,12 @@ class ResponderImpl final : public schema::Responder::Server {
 
   kj::Promise<void> lift(LiftContext context) override {
     auto p = context.getParams();
-    std::string rev(View(p.getRevocation())), actor(View(p.getActor())),
-        reason(View(p.getReason()));
+    absl::StatusOr<std::string> principal = Principal(View(p.getActor()), principal_);
+    if (!principal.ok()) {
+      FillStatus(context.getResults().initStatus(), principal.status());
+      return kj::READY_NOW;
+    }
+    std::string rev(View(p.getRevocation())), actor = *principal, reason(View(p.getReason()));
     Store* store = server_->store();
     std::function<absl::StatusOr<LiftResult>()> work = [store, rev, actor, reason] {
       return store->Lift(rev, actor, reason);
@@ -588,15 +614,22 @@ class ResponderImpl final : public schema::Responder::Server {
 
  private:
   ServerImpl* server_;
+  std::string principal_;
 };
 
 class ApproverImpl final : public schema::Approver::Server {
  public:
-  explicit ApproverImpl(ServerImpl* server) : server_(server) {}
+  ApproverImpl(ServerImpl* server, std::string principal)
+      : server_(server), principal_(std::move(principal)) {}
 
   kj::Promise<void> approve(ApproveContext context) override {
     auto p = context.getParams();
-    std::string plan_id(View(p.getPlanId())), principal(View(p.getPrincipal()));
+    absl::StatusOr<std::string> who = Principal(View(p.getPrincipal()), principal_);
+    if (!who.ok()) {
+      FillStatus(context.getResults().initStatus(), who.status());
+      return kj::READY_NOW;
+    }
+    std::string plan_id(View(p.getPlanId())), principal = *who;
     Store* store = server_->store();
     std::function<absl::StatusOr<Plan>()> work = [store, plan_id, principal] {
       return store->Approve(plan_id, principal);
@@ -611,6 +644,7 @@ class ApproverImpl final : public schema::Approver::Server {
 
  private:
   ServerImpl* server_;
+  std::string principal_;
 };
 
 // ---- Admin ----
@@ -697,10 +731,10 @@ class LineageImpl final : public schema::Lineage::Server {
         results.setReader(kj::heap<ReaderImpl>(server_));
         break;
       case Role::kResponder:
-        results.setResponder(kj::heap<ResponderImpl>(server_));
+        results.setResponder(kj::heap<ResponderImpl>(server_, who->name));
         break;
       case Role::kApprover:
-        results.setApprover(kj::heap<ApproverImpl>(server_));
+        results.setApprover(kj::heap<ApproverImpl>(server_, who->name));
         break;
       case Role::kAdmin:
         results.setAdmin(kj::heap<AdminImpl>(server_));
