@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "engine/include/lineage/revocation.h"
+#include "engine/include/lineage/store.h"
+#include "engine/include/lineage/types.h"
 #include "rpc/include/lineage/rpc/credentials.h"
 #include "schemas/lineage.capnp.h"
 
@@ -174,6 +177,54 @@ inline void FillEnforce(schema::EnforceOutcome::Builder out, const EnforceResult
   out.setDenySeq(in.deny_seq);
   FillTexts(out.initWorkloads(in.workloads.size()), in.workloads);
   out.setDurationMicros(absl::ToInt64Microseconds(in.duration));
+}
+
+// The reverse of FillPlan, for clients. What PlanSummary does not carry
+// (roots, reason, mode, creator, per-root summaries, counts by depth,
+// approval times) stays default; approval times are InfinitePast.
+inline Plan ToPlan(schema::PlanSummary::Reader in) {
+  Plan out;
+  out.id = std::string(View(in.getId()));
+  out.artifact_count = in.getArtifactCount();
+  out.workload_count = in.getWorkloadCount();
+  out.bulk = in.getBulk();
+  for (auto principal : in.getApprovals())
+    out.approvals.push_back(Approval{std::string(View(principal)), absl::InfinitePast()});
+  out.state = in.getEnforced() ? PlanState::kEnforced : PlanState::kPending;
+  out.revocation = std::string(View(in.getRevocation()));
+  out.artifacts = ToStrings(in.getArtifacts());
+  out.workloads = ToStrings(in.getWorkloads());
+  return out;
+}
+
+// The reverse of FillEnforce: change counts without samples, and of the
+// revocation only its id.
+inline EnforceResult ToEnforce(schema::EnforceOutcome::Reader in) {
+  EnforceResult out;
+  out.enforced = in.getEnforced();
+  out.change.added = in.getChangedAdded();
+  out.change.removed = in.getChangedRemoved();
+  out.revocation.id = std::string(View(in.getRevocation()));
+  out.newly_denied = in.getNewlyDenied();
+  out.deny_seq = in.getDenySeq();
+  out.workloads = ToStrings(in.getWorkloads());
+  out.duration = absl::Microseconds(in.getDurationMicros());
+  return out;
+}
+
+// A Reader.descendants or .ancestors answer (their result types differ
+// only by name). A node kind the client does not know becomes an artifact.
+template <typename Results>
+TraversalResult ToTraversal(const Results& in) {
+  TraversalResult out;
+  out.root = std::string(View(in.getRoot()));
+  out.truncated = in.getTruncated();
+  for (auto node : in.getNodes()) {
+    std::optional<NodeKind> kind = ParseNodeKind(View(node.getKind()));
+    out.nodes.push_back(TraversedNode{std::string(View(node.getRef())),
+                                      kind.value_or(NodeKind::kArtifact), node.getDepth()});
+  }
+  return out;
 }
 
 }  // namespace lineage::rpc

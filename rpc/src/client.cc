@@ -1,0 +1,421 @@
+#include "rpc/include/lineage/rpc/client.h"
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/async.h>
+#include <kj/debug.h>
+#include <kj/timer.h>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+
+#include <fmt/format.h>
+
+#include "rpc/src/convert.h"
+#include "schemas/lineage.capnp.h"
+
+namespace lineage::rpc {
+namespace {
+
+// The tick of Subscribe's loop: how quickly should_stop and the end of a
+// subscription are noticed. Pushed deltas are handled at once regardless.
+constexpr kj::Duration kTick = 100 * kj::MILLISECONDS;
+
+kj::Duration ToKj(absl::Duration d) {
+  return absl::ToInt64Milliseconds(d) * kj::MILLISECONDS;
+}
+
+std::string Describe(const kj::Exception& e) {
+  return std::string(e.getDescription().cStr());
+}
+
+// KJ's exception types carry the retry advice; a client maps them once,
+// here. Disconnects and overload are the daemon being (temporarily) gone.
+absl::Status FromKj(const kj::Exception& e, std::string_view what, std::string_view address) {
+  switch (e.getType()) {
+    case kj::Exception::Type::DISCONNECTED:
+    case kj::Exception::Type::OVERLOADED:
+      return absl::UnavailableError(fmt::format("{} ({}): {}", what, address, Describe(e)));
+    case kj::Exception::Type::UNIMPLEMENTED:
+      return absl::UnimplementedError(
+          fmt::format("{}: {} does not implement it: {}", what, address, Describe(e)));
+    default:
+      return absl::InternalError(fmt::format("{}: rpc failure: {}", what, Describe(e)));
+  }
+}
+
+std::string_view RoleFor(std::string_view call) {
+  if (call == "check" || call == "deny-list" || call == "snapshot" || call == "subscribe")
+    return "gate";
+  if (call == "descendants" || call == "ancestors") return "reader";
+  if (call == "approve") return "approver";
+  return "responder";
+}
+
+}  // namespace
+
+absl::Status SplitHostPort(std::string_view address, std::string* host, unsigned* port) {
+  size_t colon = address.rfind(':');
+  auto bad = [&] {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: expected HOST:PORT, e.g. 127.0.0.1:7744", std::string(address)));
+  };
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) return bad();
+  std::string_view h = address.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.back() != ']' || h.size() < 3) return bad();
+    h = h.substr(1, h.size() - 2);
+  }
+  uint64_t p = 0;
+  for (char c : address.substr(colon + 1)) {
+    if (c < '0' || c > '9') return bad();
+    p = p * 10 + static_cast<unsigned>(c - '0');
+    if (p > 65535) return bad();
+  }
+  if (p == 0) return bad();
+  *host = std::string(h);
+  *port = static_cast<unsigned>(p);
+  return absl::OkStatus();
+}
+
+// Members are destroyed in reverse order: capabilities, then the RPC system,
+// then the stream, then the event loop they all live on.
+struct Client::Impl {
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  ClientOptions options;
+  kj::Own<kj::AsyncIoStream> stream;
+  kj::Own<capnp::TwoPartyClient> rpc;
+  Role role = Role::kGate;
+  schema::Gate::Client gate = nullptr;
+  schema::Reader::Client reader = nullptr;
+  schema::Responder::Client responder = nullptr;
+  schema::Approver::Client approver = nullptr;
+
+  // Waits for `promise` at most options.timeout. Failures become statuses
+  // (see client.h); `what` names the call in messages.
+  template <typename T>
+  absl::StatusOr<T> Wait(kj::Promise<T> promise, std::string_view what) {
+    kj::Promise<kj::Maybe<T>> timed =
+        promise.then([](T&& value) { return kj::Maybe<T>(kj::mv(value)); })
+            .exclusiveJoin(io.provider->getTimer().afterDelay(ToKj(options.timeout)).then([] {
+              return kj::Maybe<T>(nullptr);
+            }));
+    try {
+      kj::Maybe<T> result = timed.wait(io.waitScope);
+      KJ_IF_MAYBE (value, result) {
+        return kj::mv(*value);
+      }
+      return absl::DeadlineExceededError(fmt::format("{}: no answer from {} within {}", what,
+                                                     options.address,
+                                                     absl::FormatDuration(options.timeout)));
+    } catch (const kj::Exception& e) {
+      return FromKj(e, what, options.address);
+    }
+  }
+
+  // The login hands out one capability; calling another role's is refused
+  // here, with a message that names the role needed.
+  absl::Status Need(Role needed, std::string_view call) const {
+    if (role == needed) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        fmt::format("{}: the token's role is {}; {} needs a {} token", call, RoleName(role), call,
+                    RoleFor(call)));
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Role Client::role() const {
+  return impl_->role;
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  std::string host;
+  unsigned port = 0;
+  if (absl::Status s = SplitHostPort(options.address, &host, &port); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  Impl& c = *impl;
+
+  // Everything before the login is reaching the daemon at all: any failure
+  // is Unavailable, however KJ classifies it (refused, no route, DNS).
+  auto unreachable = [&](const absl::Status& s) {
+    if (s.code() == absl::StatusCode::kDeadlineExceeded) return s;
+    return absl::UnavailableError(
+        fmt::format("cannot reach lineaged: {}", std::string(s.message())));
+  };
+  absl::StatusOr<kj::Own<kj::NetworkAddress>> address =
+      c.Wait(c.io.provider->getNetwork().parseAddress(host, port), "resolve");
+  if (!address.ok()) return unreachable(address.status());
+  absl::StatusOr<kj::Own<kj::AsyncIoStream>> stream = c.Wait((*address)->connect(), "connect");
+  if (!stream.ok()) return unreachable(stream.status());
+  c.stream = *std::move(stream);
+  c.rpc = kj::heap<capnp::TwoPartyClient>(*c.stream);
+
+  auto request = c.rpc->bootstrap().castAs<schema::Lineage>().loginRequest();
+  request.setToken(Text(options.token));
+  auto login = c.Wait(request.send(), "login");
+  if (!login.ok()) return unreachable(login.status());
+  if (absl::Status s = ToStatus(login->getStatus()); !s.ok()) return s;
+  c.role = FromSchema(login->getRole());
+  switch (c.role) {
+    case Role::kGate:
+      c.gate = login->getGate();
+      break;
+    case Role::kReader:
+      c.reader = login->getReader();
+      break;
+    case Role::kResponder:
+      c.responder = login->getResponder();
+      break;
+    case Role::kApprover:
+      c.approver = login->getApprover();
+      break;
+    case Role::kIngest:
+    case Role::kAdmin:
+      // Limitation: ingest and admin calls are not offered by this client
+      // yet; `lineage admin token` edits the credentials file directly.
+      break;
+  }
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+// ---- gate
+
+absl::StatusOr<CheckResult> Client::Check(std::string_view digest, UnknownPolicy unknown) {
+  if (absl::Status s = impl_->Need(Role::kGate, "check"); !s.ok()) return s;
+  auto request = impl_->gate.checkRequest();
+  std::string text(digest);
+  request.setDigest(Text(text));
+  request.setUnknown(ToSchema(unknown));
+  auto response = impl_->Wait(request.send(), "check");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToCheck(response->getResult());
+}
+
+absl::StatusOr<DenyListPage> Client::DenyListSince(uint64_t after_seq, uint32_t max_deltas) {
+  if (absl::Status s = impl_->Need(Role::kGate, "deny-list"); !s.ok()) return s;
+  auto request = impl_->gate.denyListSinceRequest();
+  request.setAfterSeq(after_seq);
+  request.setMaxDeltas(max_deltas);
+  auto response = impl_->Wait(request.send(), "deny-list");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  DenyListPage page;
+  page.head_seq = response->getHeadSeq();
+  page.truncated = response->getTruncated();
+  for (auto delta : response->getDeltas())
+    page.deltas.push_back(ToDelta(delta));
+  return page;
+}
+
+absl::StatusOr<DenyListSnapshot> Client::Snapshot() {
+  if (absl::Status s = impl_->Need(Role::kGate, "snapshot"); !s.ok()) return s;
+  auto response = impl_->Wait(impl_->gate.snapshotRequest().send(), "snapshot");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  DenyListSnapshot snapshot;
+  snapshot.seq = response->getSeq();
+  snapshot.digests = ToStrings(response->getDigests());
+  return snapshot;
+}
+
+namespace {
+
+// Receives pushes on the client's event loop. The daemon sends the next
+// call only after this one returns, so the callback sees batches in order.
+class SubscriberImpl final : public schema::DenyListSubscriber::Server {
+ public:
+  struct State {
+    const SubscribeCallbacks* callbacks = nullptr;
+    std::optional<absl::Status> result;  // set once the subscription is over
+    absl::Time last_heard = absl::Now();
+  };
+  explicit SubscriberImpl(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  kj::Promise<void> deltas(DeltasContext context) override {
+    state_->last_heard = absl::Now();
+    if (state_->result) return kj::READY_NOW;
+    std::vector<DenyDelta> batch;
+    for (auto delta : context.getParams().getDeltas())
+      batch.push_back(ToDelta(delta));
+    if (!state_->callbacks->on_deltas(batch)) state_->result = absl::OkStatus();
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> resync(ResyncContext context) override {
+    auto params = context.getParams();
+    if (!state_->result) {
+      state_->result = absl::AbortedError(fmt::format("the daemon asked for a resync at seq {}: {}",
+                                                      params.getHeadSeq(),
+                                                      std::string(View(params.getReason()))));
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  // Shared: the RPC system may keep this object past Subscribe's return.
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace
+
+absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& callbacks,
+                               absl::Duration heartbeat) {
+  if (absl::Status s = impl_->Need(Role::kGate, "subscribe"); !s.ok()) return s;
+  Impl& c = *impl_;
+  auto state = std::make_shared<SubscriberImpl::State>();
+  state->callbacks = &callbacks;
+
+  auto request = c.gate.subscribeRequest();
+  request.setAfterSeq(after_seq);
+  request.setSubscriber(kj::heap<SubscriberImpl>(state));
+  // Holding the response holds the Subscription: dropping it ends the push.
+  auto subscribed = c.Wait(request.send(), "subscribe");
+  if (!subscribed.ok()) return subscribed.status();
+  if (absl::Status s = ToStatus(subscribed->getStatus()); !s.ok()) return s;
+
+  bool disconnected = false;
+  kj::ForkedPromise<void> disconnect =
+      c.rpc->onDisconnect()
+          .then([&disconnected] { disconnected = true; },
+                [&disconnected](kj::Exception&&) { disconnected = true; })
+          .fork();
+  state->last_heard = absl::Now();
+  for (;;) {
+    try {
+      disconnect.addBranch()
+          .exclusiveJoin(c.io.provider->getTimer().afterDelay(kTick))
+          .wait(c.io.waitScope);
+    } catch (const kj::Exception& e) {
+      return FromKj(e, "subscribe", c.options.address);
+    }
+    if (state->result) return *state->result;
+    if (disconnected) {
+      return absl::UnavailableError(
+          fmt::format("subscribe: lost the connection to {}", c.options.address));
+    }
+    if (callbacks.should_stop && callbacks.should_stop()) return absl::OkStatus();
+    if (absl::Now() - state->last_heard >= heartbeat) {
+      // A daemon that vanished without closing the socket (a partition, a
+      // frozen process) would otherwise look like a quiet deny list forever.
+      absl::StatusOr<DenyListPage> probe =
+          DenyListSince(std::numeric_limits<uint64_t>::max() - 1, 1);
+      if (!probe.ok()) return probe.status();
+      state->last_heard = absl::Now();
+    }
+  }
+}
+
+// ---- reader
+
+absl::StatusOr<TraversalResult> Client::Descendants(std::string_view ref, int max_depth,
+                                                    uint64_t limit) {
+  if (absl::Status s = impl_->Need(Role::kReader, "descendants"); !s.ok()) return s;
+  auto request = impl_->reader.descendantsRequest();
+  std::string text(ref);
+  request.setRef(Text(text));
+  request.setMaxDepth(max_depth);
+  request.setLimit(limit);
+  auto response = impl_->Wait(request.send(), "descendants");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToTraversal(*response);
+}
+
+absl::StatusOr<TraversalResult> Client::Ancestors(std::string_view ref, int max_depth,
+                                                  uint64_t limit) {
+  if (absl::Status s = impl_->Need(Role::kReader, "ancestors"); !s.ok()) return s;
+  auto request = impl_->reader.ancestorsRequest();
+  std::string text(ref);
+  request.setRef(Text(text));
+  request.setMaxDepth(max_depth);
+  request.setLimit(limit);
+  auto response = impl_->Wait(request.send(), "ancestors");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToTraversal(*response);
+}
+
+// ---- responder, approver
+
+absl::StatusOr<Plan> Client::MakePlan(const PlanRequest& request, uint32_t max_listed) {
+  if (absl::Status s = impl_->Need(Role::kResponder, "plan"); !s.ok()) return s;
+  auto call = impl_->responder.planRequest();
+  auto roots = call.initRoots(request.roots.size());
+  for (size_t i = 0; i < request.roots.size(); ++i)
+    FillRoot(roots[i], request.roots[i]);
+  call.setReason(Text(request.reason));
+  call.setAdvisory(request.mode == RevocationMode::kAdvisory);
+  call.setActor(Text(request.actor));
+  call.setMaxListed(max_listed);
+  auto response = impl_->Wait(call.send(), "plan");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  Plan plan = ToPlan(response->getPlan());
+  plan.roots = request.roots;
+  plan.reason = request.reason;
+  plan.mode = request.mode;
+  plan.created_by = request.actor;
+  plan.created_at = absl::InfinitePast();
+  return plan;
+}
+
+absl::StatusOr<EnforceResult> Client::Enforce(std::string_view plan_id,
+                                              const EnforceOptions& options) {
+  if (absl::Status s = impl_->Need(Role::kResponder, "enforce"); !s.ok()) return s;
+  auto call = impl_->responder.enforceRequest();
+  std::string id(plan_id);
+  call.setPlanId(Text(id));
+  call.setActor(Text(options.actor));
+  call.setAcceptChanges(options.accept_changes);
+  auto response = impl_->Wait(call.send(), "enforce");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  EnforceResult result = ToEnforce(response->getOutcome());
+  result.revocation.plan_id = id;
+  return result;
+}
+
+absl::StatusOr<LiftResult> Client::Lift(std::string_view revocation, std::string_view actor,
+                                        std::string_view reason) {
+  if (absl::Status s = impl_->Need(Role::kResponder, "lift"); !s.ok()) return s;
+  auto call = impl_->responder.liftRequest();
+  std::string rev(revocation), who(actor), why(reason);
+  call.setRevocation(Text(rev));
+  call.setActor(Text(who));
+  call.setReason(Text(why));
+  auto response = impl_->Wait(call.send(), "lift");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  LiftResult result;
+  result.revocation.id = rev;
+  result.revocation.state = RevocationState::kLifted;
+  result.revocation.lifted_by = who;
+  result.revocation.lift_reason = why;
+  result.released = response->getReleased();
+  result.still_covered = response->getStillCovered();
+  result.deny_seq = response->getDenySeq();
+  return result;
+}
+
+absl::StatusOr<Plan> Client::Approve(std::string_view plan_id, std::string_view principal) {
+  if (absl::Status s = impl_->Need(Role::kApprover, "approve"); !s.ok()) return s;
+  auto call = impl_->approver.approveRequest();
+  std::string id(plan_id), who(principal);
+  call.setPlanId(Text(id));
+  call.setPrincipal(Text(who));
+  auto response = impl_->Wait(call.send(), "approve");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToPlan(response->getPlan());
+}
+
+}  // namespace lineage::rpc
