@@ -405,7 +405,12 @@ int RunTraverse(const Context& ctx, const TraverseArgs& args) {
                                                ? (*store)->Ancestors(ref->text, options)
                                                : (*store)->Descendants(ref->text, options);
   if (!result.ok()) return Fail(ctx, result.status());
+  return ReportTraversal(ctx, args, *result);
+}
 
+int ReportTraversal(const Context& ctx, const TraverseArgs& args, const TraversalResult& found) {
+  const char* direction = args.ancestors ? "ancestors" : "descendants";
+  const TraversalResult* result = &found;
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();

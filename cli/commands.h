@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace lineage {
+struct TraversalResult;  // engine/include/lineage/store.h
+}  // namespace lineage
+
 namespace lineage::cli {
 
 // Exit codes, documented in docs/cli.md. Scripts may rely on them.
@@ -25,10 +29,17 @@ enum ExitCode : int {
   // closure changed since review, already approved / enforced / lifted.
   kExitPrecondition = 6,
   kExitAuditFailed = 7,  // audit verify: the chain or its evidence was tampered with
+  // --server: the daemon could not be reached, or did not answer in time;
+  // gate watch: offline for longer than --max-offline.
+  kExitUnreachable = 8,
 };
 
 struct Context {
   std::string db_path;
+  // --server HOST:PORT: talk to lineaged instead of opening db_path
+  // (cli/remote_commands.h); `token` is the credential it logs in with.
+  std::string server;
+  std::string token;
   bool json = false;
   std::FILE* out = stdout;
   std::FILE* err = stderr;
@@ -56,6 +67,10 @@ struct TraverseArgs {
 int RunIngest(const Context& ctx, const IngestArgs& args);
 int RunTraverse(const Context& ctx, const TraverseArgs& args);
 int RunShow(const Context& ctx, const std::string& ref);
+
+// descendants/ancestors output for a traversal already made (shared with
+// the remote commands, so that both modes print the same bytes).
+int ReportTraversal(const Context& ctx, const TraverseArgs& args, const TraversalResult& result);
 int RunStats(const Context& ctx);
 
 }  // namespace lineage::cli

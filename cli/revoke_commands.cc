@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string_view>
@@ -140,6 +141,7 @@ std::string ShellQuote(std::string_view word) {
 }
 
 std::string LineagePrefix(const Context& ctx) {
+  if (!ctx.server.empty()) return fmt::format("lineage --server {}", ShellQuote(ctx.server));
   return fmt::format("lineage --db {}", ShellQuote(ctx.db_path));
 }
 
@@ -160,9 +162,8 @@ std::string Plural(uint64_t n, std::string_view singular, std::string_view plura
   return fmt::format("{} {}", n, n == 1 ? singular : plural);
 }
 
-// Writes `content` to `path` so that a reader (a gate polling the file, an
-// auditor's sync job) sees either the old file or the complete new one: a
-// temporary file in the same directory, fsync, rename, fsync of the directory.
+}  // namespace
+
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content) {
   fs::path target(path);
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -211,6 +212,8 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // ------------------------------------------------------------ JSON shapes
 
@@ -662,7 +665,8 @@ absl::StatusOr<Window> ParseWindow(const RevokeArgs& args, const std::vector<Fil
   return window;
 }
 
-// Turns the flags into a PlanRequest; every error is the caller's (usage).
+}  // namespace
+
 absl::StatusOr<PlanRequest> BuildPlanRequest(const RevokeArgs& args) {
   absl::StatusOr<std::vector<FileRoot>> roots = CollectRoots(args);
   if (!roots.ok()) return roots.status();
@@ -686,6 +690,8 @@ absl::StatusOr<PlanRequest> BuildPlanRequest(const RevokeArgs& args) {
   request.actor = args.as;
   return request;
 }
+
+namespace {
 
 PlanListing Listing(uint64_t list) {
   return PlanListing{list, list};
@@ -713,6 +719,18 @@ void JsonRevokeDocument(const Context& ctx, bool dry_run, std::string_view statu
 
 }  // namespace
 
+int ReportFailure(const Context& ctx, std::string_view command, const absl::Status& status) {
+  return Fail(ctx, command, status);
+}
+
+int ReportUsage(const Context& ctx, std::string_view command, std::string_view message) {
+  return Usage(ctx, command, message);
+}
+
+int ReportMissingPrincipal(const Context& ctx, std::string_view command) {
+  return MissingPrincipal(ctx, command);
+}
+
 int RevocationExitCode(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
@@ -738,7 +756,15 @@ int RunRevoke(const Context& ctx, const RevokeArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<Plan> plan = (*store)->CreatePlan(*request, Listing(args.list));
   if (!plan.ok()) return Fail(ctx, kCmd, plan.status());
+  return ReportRevoke(ctx, args, *plan, [&](const std::string& plan_id) {
+    return (*store)->Enforce(plan_id, EnforceOptions{args.as});
+  });
+}
 
+int ReportRevoke(const Context& ctx, const RevokeArgs& args, const Plan& made,
+                 const std::function<absl::StatusOr<EnforceResult>(const std::string&)>& enforce) {
+  constexpr std::string_view kCmd = "revoke";
+  const Plan* plan = &made;
   if (args.dry_run) {
     if (ctx.json) {
       JsonRevokeDocument(ctx, true, "planned", *plan, nullptr);
@@ -765,7 +791,7 @@ int RunRevoke(const Context& ctx, const RevokeArgs& args) {
     return kExitPrecondition;
   }
 
-  absl::StatusOr<EnforceResult> result = (*store)->Enforce(plan->id, EnforceOptions{args.as});
+  absl::StatusOr<EnforceResult> result = enforce(plan->id);
   if (!result.ok()) return Fail(ctx, kCmd, result.status());
   if (!result->enforced) {
     // Another writer changed the graph between our plan and our enforce.
@@ -840,6 +866,11 @@ int RunApprove(const Context& ctx, const ApproveArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<Plan> plan = (*store)->Approve(args.id, args.as);
   if (!plan.ok()) return Fail(ctx, kCmd, plan.status());
+  return ReportApprove(ctx, args, *plan);
+}
+
+int ReportApprove(const Context& ctx, const ApproveArgs& args, const Plan& approved) {
+  const Plan* plan = &approved;
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();
@@ -865,13 +896,22 @@ int RunEnforce(const Context& ctx, const EnforceArgs& args) {
   absl::StatusOr<EnforceResult> result =
       (*store)->Enforce(args.id, EnforceOptions{args.as, args.accept_changes});
   if (!result.ok()) return Fail(ctx, kCmd, result.status());
+  return ReportEnforce(ctx, args, *result, [&] {
+    return (*store)->GetPlan(args.id, PlanListing{0, 0});
+  });
+}
+
+int ReportEnforce(const Context& ctx, const EnforceArgs& args, const EnforceResult& enforced,
+                  const std::function<absl::StatusOr<Plan>()>& reviewed_plan) {
+  constexpr std::string_view kCmd = "enforce";
+  const EnforceResult* result = &enforced;
   if (ctx.json) {
     JsonWriter w;
     JsonEnforceResult(w, *result);
     PrintJson(ctx, w);
   }
   if (!result->enforced) {
-    absl::StatusOr<Plan> plan = (*store)->GetPlan(args.id, PlanListing{0, 0});
+    absl::StatusOr<Plan> plan = reviewed_plan();
     if (!plan.ok()) return Fail(ctx, kCmd, plan.status());
     return ClosureChanged(ctx, kCmd, *plan, *result);
   }
@@ -887,6 +927,11 @@ int RunLift(const Context& ctx, const LiftArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<LiftResult> result = (*store)->Lift(args.revocation, args.as, args.reason);
   if (!result.ok()) return Fail(ctx, kCmd, result.status());
+  return ReportLift(ctx, args, *result);
+}
+
+int ReportLift(const Context& ctx, const LiftArgs& args, const LiftResult& lifted) {
+  const LiftResult* result = &lifted;
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();
@@ -968,12 +1013,12 @@ struct NamedRevocation {
 
 // Check names revocations by id; people need their reasons. A failed lookup
 // degrades to the bare id rather than hiding the verdict.
-std::vector<NamedRevocation> NameRevocations(Store& store, const std::vector<std::string>& ids) {
+std::vector<NamedRevocation> NameRevocations(
+    const std::function<std::string(const std::string&)>& reason_of,
+    const std::vector<std::string>& ids) {
   std::vector<NamedRevocation> named;
-  for (const std::string& id : ids) {
-    absl::StatusOr<Revocation> rev = store.GetRevocation(id);
-    named.push_back({id, rev.ok() ? rev->reason : std::string()});
-  }
+  for (const std::string& id : ids)
+    named.push_back({id, reason_of(id)});
   return named;
 }
 
@@ -988,6 +1033,8 @@ void JsonNamed(JsonWriter& w, std::string_view key, const std::vector<NamedRevoc
   }
   w.EndArray();
 }
+
+}  // namespace
 
 absl::StatusOr<UnknownPolicy> ParseUnknown(std::string_view text) {
   if (text == "allow") return UnknownPolicy::kAllow;
@@ -1008,8 +1055,6 @@ absl::StatusOr<std::string> ArtifactDigest(std::string_view text) {
   }
   return ref->text;
 }
-
-}  // namespace
 
 namespace {
 
@@ -1078,8 +1123,15 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<CheckResult> result = (*store)->Check(*digest, options);
   if (!result.ok()) return Fail(ctx, kCmd, result.status());
+  return ReportCheck(ctx, *std::move(result), options, [&](const std::string& id) {
+    absl::StatusOr<Revocation> rev = (*store)->GetRevocation(id);
+    return rev.ok() ? rev->reason : std::string();
+  });
+}
 
-  CheckReport report{*std::move(result), options.at};
+int ReportCheck(const Context& ctx, CheckResult result, const CheckOptions& options,
+                const std::function<std::string(const std::string&)>& reason_of) {
+  CheckReport report{std::move(result), options.at};
   report.warnings = report.result.warnings;
   // "warn" promises a warning for an unknown digest whatever the engine says.
   if (!report.result.known && options.unknown == UnknownPolicy::kWarn && report.warnings.empty()) {
@@ -1088,8 +1140,8 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
   for (const std::string& warning : report.warnings) {
     fmt::print(ctx.err, "warning: {}\n", warning);
   }
-  report.denied_by = NameRevocations(**store, report.result.denied_by);
-  report.advisories = NameRevocations(**store, report.result.advisories);
+  report.denied_by = NameRevocations(reason_of, report.result.denied_by);
+  report.advisories = NameRevocations(reason_of, report.result.advisories);
   PrintCheck(ctx, report);
   return report.result.verdict == Verdict::kDeny ? kExitDenied : kExitOk;
 }
@@ -1281,7 +1333,14 @@ int RunDenyList(const Context& ctx, uint64_t after_seq) {
   constexpr std::string_view kCmd = "deny-list";
   auto store = OpenForQuery(ctx);
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
+  return ReportDenyList(ctx, after_seq, [&](uint64_t after, size_t max) {
+    return (*store)->DenyListSince(after, max);
+  });
+}
 
+int ReportDenyList(const Context& ctx, uint64_t after_seq,
+                   const std::function<absl::StatusOr<DenyListPage>(uint64_t, size_t)>& fetch) {
+  constexpr std::string_view kCmd = "deny-list";
   JsonWriter w;
   if (ctx.json) {
     w.BeginObject();
@@ -1290,7 +1349,7 @@ int RunDenyList(const Context& ctx, uint64_t after_seq) {
   }
   uint64_t head = 0, shown = 0;
   for (uint64_t after = after_seq;;) {
-    absl::StatusOr<DenyListPage> page = (*store)->DenyListSince(after, kDenyListPage);
+    absl::StatusOr<DenyListPage> page = fetch(after, kDenyListPage);
     if (!page.ok()) return Fail(ctx, kCmd, page.status());
     head = page->head_seq;
     for (const DenyDelta& delta : page->deltas) {
@@ -1327,11 +1386,6 @@ int RunDenyList(const Context& ctx, uint64_t after_seq) {
   return kExitOk;
 }
 
-namespace {
-
-// The snapshot as a file: "json" {seq, generated_at, digests} or "opa", an
-// OPA data document where a map gives Rego an O(1) membership test,
-// data.lineage.deny_list.digests[digest].
 std::string SnapshotDocument(std::string_view format, const DenyListSnapshot& snapshot,
                              absl::Time now) {
   JsonWriter w;
@@ -1362,8 +1416,6 @@ std::string SnapshotDocument(std::string_view format, const DenyListSnapshot& sn
   return w.Take() + "\n";
 }
 
-}  // namespace
-
 int RunDenyListExport(const Context& ctx, const DenyListExportArgs& args) {
   constexpr std::string_view kCmd = "deny-list export";
   if (args.format != "json" && args.format != "opa") {
@@ -1373,7 +1425,13 @@ int RunDenyListExport(const Context& ctx, const DenyListExportArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<DenyListSnapshot> snapshot = (*store)->DenyList();
   if (!snapshot.ok()) return Fail(ctx, kCmd, snapshot.status());
+  return ReportDenyListExport(ctx, args, *snapshot);
+}
 
+int ReportDenyListExport(const Context& ctx, const DenyListExportArgs& args,
+                         const DenyListSnapshot& exported) {
+  constexpr std::string_view kCmd = "deny-list export";
+  const DenyListSnapshot* snapshot = &exported;
   std::string document = SnapshotDocument(args.format, *snapshot, absl::Now());
   if (args.out.empty()) {
     std::fwrite(document.data(), 1, document.size(), ctx.out);

@@ -18,12 +18,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "cli/commands.h"
+#include "engine/include/lineage/revocation.h"
 
 namespace lineage::cli {
 
@@ -120,5 +124,54 @@ int RunAuditVerify(const Context& ctx);
 // Audit entries with seq >= from_seq, every page of them.
 int RunAuditLog(const Context& ctx, uint64_t from_seq);
 int RunSettings(const Context& ctx, const SettingsArgs& args);
+
+// ---- Shared with the remote commands (cli/remote_commands.h) ----
+//
+// The Run* functions above get their data from the store and hand it to
+// these; the remote commands hand them RPC answers, so that both modes print
+// the same bytes for the same data. Each returns the exit code.
+
+// "lineage <command>: <message>" on err, and RevocationExitCode(status).
+int ReportFailure(const Context& ctx, std::string_view command, const absl::Status& status);
+// A usage error on err; kExitUsage.
+int ReportUsage(const Context& ctx, std::string_view command, std::string_view message);
+int ReportMissingPrincipal(const Context& ctx, std::string_view command);
+
+// The canonical digest of an artifact ref; InvalidArgument for anything else.
+absl::StatusOr<std::string> ArtifactDigest(std::string_view text);
+// "allow", "warn" or "deny"; InvalidArgument otherwise.
+absl::StatusOr<UnknownPolicy> ParseUnknown(std::string_view text);
+// revoke's flags as a request; every error is a usage error.
+absl::StatusOr<PlanRequest> BuildPlanRequest(const RevokeArgs& args);
+
+// Writes `content` to `path` so that a reader (a gate polling the file, an
+// auditor's sync job) sees either the old file or the complete new one: a
+// temporary file in the same directory, fsync, rename, fsync of the
+// directory. Unavailable names the step that failed.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content);
+// The deny-list snapshot as a file: "json" {seq, generated_at, digests} or
+// "opa", an OPA data document where a map gives Rego an O(1) membership
+// test, data.lineage.deny_list.digests[digest]. Ends with a newline.
+std::string SnapshotDocument(std::string_view format, const DenyListSnapshot& snapshot,
+                             absl::Time now);
+
+// check's answer: warnings, the verdict, the denying and advising revocations
+// named by `reason_of` (empty when unknown); kExitOk or kExitDenied.
+int ReportCheck(const Context& ctx, CheckResult result, const CheckOptions& options,
+                const std::function<std::string(const std::string&)>& reason_of);
+// Every page of deltas after after_seq, read through `fetch(after, max)`.
+int ReportDenyList(const Context& ctx, uint64_t after_seq,
+                   const std::function<absl::StatusOr<DenyListPage>(uint64_t, size_t)>& fetch);
+int ReportDenyListExport(const Context& ctx, const DenyListExportArgs& args,
+                         const DenyListSnapshot& snapshot);
+// revoke after its plan was made: the dry run, the bulk stop, or `enforce`
+// of the plan id and its result.
+int ReportRevoke(const Context& ctx, const RevokeArgs& args, const Plan& plan,
+                 const std::function<absl::StatusOr<EnforceResult>(const std::string&)>& enforce);
+int ReportApprove(const Context& ctx, const ApproveArgs& args, const Plan& plan);
+// `reviewed_plan` is asked only when the closure changed, for the replan hint.
+int ReportEnforce(const Context& ctx, const EnforceArgs& args, const EnforceResult& result,
+                  const std::function<absl::StatusOr<Plan>()>& reviewed_plan);
+int ReportLift(const Context& ctx, const LiftArgs& args, const LiftResult& result);
 
 }  // namespace lineage::cli

@@ -1,0 +1,475 @@
+#include "cli/remote_commands.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "cli/output.h"
+#include "engine/include/lineage/ref.h"
+#include "engine/include/lineage/revocation.h"
+#include "engine/include/lineage/store.h"
+#include "rpc/include/lineage/rpc/client.h"
+
+namespace lineage::cli {
+namespace {
+
+bool Transport(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+// The remote exit code: the embedded one, except that a daemon out of reach
+// has its own code (scripts retry it; they should not retry a DENY), and a
+// refused token is an error rather than an engine precondition.
+int RemoteExitCode(const absl::Status& status) {
+  if (Transport(status)) return kExitUnreachable;
+  if (status.code() == absl::StatusCode::kUnauthenticated) return kExitError;
+  return RevocationExitCode(status);
+}
+
+int RemoteFail(const Context& ctx, std::string_view command, const absl::Status& status) {
+  ReportFailure(ctx, command, status);
+  return RemoteExitCode(status);
+}
+
+absl::StatusOr<std::unique_ptr<rpc::Client>> Connect(const Context& ctx) {
+  if (ctx.token.empty()) {
+    return absl::InvalidArgumentError(
+        "--server needs a token: --token TOKEN or $LINEAGE_TOKEN (lineage admin token create)");
+  }
+  rpc::ClientOptions options;
+  options.address = ctx.server;
+  options.token = ctx.token;
+  return rpc::Client::Connect(options);
+}
+
+// Runs `answer` with a connected client, or reports why there is none.
+// A token of the wrong role is refused here, before any call: the engine's
+// own PermissionDenied (a bulk plan without approvals) keeps its exit code.
+template <typename Answer>
+int WithClient(const Context& ctx, std::string_view command, rpc::Role needed, Answer answer) {
+  absl::StatusOr<std::unique_ptr<rpc::Client>> client = Connect(ctx);
+  if (!client.ok()) {
+    if (client.status().code() == absl::StatusCode::kInvalidArgument) {
+      return ReportUsage(ctx, command, std::string(client.status().message()));
+    }
+    return RemoteFail(ctx, command, client.status());
+  }
+  if ((*client)->role() != needed) {
+    fmt::print(ctx.err, "lineage {}: the token's role is {}; {} needs a {} token\n", command,
+               rpc::RoleName((*client)->role()), command, rpc::RoleName(needed));
+    return kExitError;
+  }
+  return answer(**client);
+}
+
+// Engine statuses travel from the printing code's own Fail; a transport
+// status seen on the way decides the exit code afterwards.
+struct TransportWatch {
+  bool failed = false;
+  template <typename T>
+  T Seen(T result) {
+    if (!result.ok() && Transport(result.status())) failed = true;
+    return result;
+  }
+  int Code(int code) const { return failed ? kExitUnreachable : code; }
+};
+
+}  // namespace
+
+int RemoteUnsupported(const Context& ctx, std::string_view command, std::string_view missing) {
+  fmt::print(ctx.err,
+             "lineage {}: not available with --server yet: {}; run it on the database host with "
+             "--db instead (docs/cli.md, \"Remote mode\")\n",
+             command, missing);
+  return kExitUsage;
+}
+
+// ---------------------------------------------------------------- gate
+
+int RunRemoteCheck(const Context& ctx, const CheckArgs& args) {
+  constexpr std::string_view kCmd = "check";
+  absl::StatusOr<std::string> digest = ArtifactDigest(args.digest);
+  if (!digest.ok()) return ReportUsage(ctx, kCmd, std::string(digest.status().message()));
+  absl::StatusOr<UnknownPolicy> unknown = ParseUnknown(args.unknown);
+  if (!unknown.ok()) return ReportUsage(ctx, kCmd, std::string(unknown.status().message()));
+  if (!args.at.empty()) {
+    return RemoteUnsupported(ctx, "check --at", "the RPC's check answers for now only");
+  }
+  CheckOptions options;
+  options.unknown = *unknown;
+  return WithClient(ctx, kCmd, rpc::Role::kGate, [&](rpc::Client& client) {
+    absl::StatusOr<CheckResult> result = client.Check(*digest, options.unknown);
+    if (!result.ok()) return RemoteFail(ctx, kCmd, result.status());
+    // Limitation: the RPC has no revocation lookup yet, so revocations are
+    // named by id only (their reasons print empty).
+    return ReportCheck(ctx, *std::move(result), options,
+                       [](const std::string&) { return std::string(); });
+  });
+}
+
+int RunRemoteDenyList(const Context& ctx, uint64_t after_seq) {
+  constexpr std::string_view kCmd = "deny-list";
+  return WithClient(ctx, kCmd, rpc::Role::kGate, [&](rpc::Client& client) {
+    TransportWatch watch;
+    int code = ReportDenyList(ctx, after_seq, [&](uint64_t after, size_t max) {
+      return watch.Seen(
+          client.DenyListSince(after, static_cast<uint32_t>(std::min<size_t>(max, UINT32_MAX))));
+    });
+    return watch.Code(code);
+  });
+}
+
+int RunRemoteDenyListExport(const Context& ctx, const DenyListExportArgs& args) {
+  constexpr std::string_view kCmd = "deny-list export";
+  if (args.format != "json" && args.format != "opa") {
+    return ReportUsage(ctx, kCmd, fmt::format("--format {}: expected json or opa", args.format));
+  }
+  return WithClient(ctx, kCmd, rpc::Role::kGate, [&](rpc::Client& client) {
+    absl::StatusOr<DenyListSnapshot> snapshot = client.Snapshot();
+    if (!snapshot.ok()) return RemoteFail(ctx, kCmd, snapshot.status());
+    return ReportDenyListExport(ctx, args, *snapshot);
+  });
+}
+
+// ------------------------------------------------------------ traversal
+
+namespace {
+int PrintRemoteTraversal(const Context& ctx, const TraverseArgs& args, const std::string& root,
+                         const TraversalResult* result);
+}  // namespace
+
+int RunRemoteTraverse(const Context& ctx, const TraverseArgs& args) {
+  const char* direction = args.ancestors ? "ancestors" : "descendants";
+  // Traversal errors print as embedded ones do: "lineage: <message>".
+  auto fail = [&](const absl::Status& status) {
+    fmt::print(ctx.err, "lineage: {}\n", std::string(status.message()));
+    return RemoteExitCode(status);
+  };
+  absl::StatusOr<Ref> ref = ParseRef(args.ref);
+  if (!ref.ok()) return fail(ref.status());
+  if (!args.kinds.empty()) {
+    return RemoteUnsupported(ctx, fmt::format("{} --kinds", direction),
+                             "the RPC's traversals follow every edge kind");
+  }
+  return WithClient(ctx, direction, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<TraversalResult> result =
+        args.ancestors ? client.Ancestors(ref->text, args.max_depth, args.limit)
+                       : client.Descendants(ref->text, args.max_depth, args.limit);
+    if (!result.ok()) return fail(result.status());
+    return PrintRemoteTraversal(ctx, args, ref->text, &*result);
+  });
+}
+
+namespace {
+
+int PrintRemoteTraversal(const Context& ctx, const TraverseArgs& args, const std::string& root,
+                         const TraversalResult* result) {
+  const char* direction = args.ancestors ? "ancestors" : "descendants";
+
+  // Mirrors RunTraverse's --count of descendants, which embedded counts
+  // without listing.
+  if (args.count_only && !args.ancestors) {
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject();
+      w.Member("root", root);
+      w.Member("direction", direction);
+      w.MemberUint("count", result->nodes.size());
+      w.EndObject();
+      fmt::print(ctx.out, "{}\n", w.Take());
+    } else {
+      fmt::print(ctx.out, "{}\n", result->nodes.size());
+    }
+    return kExitOk;
+  }
+  return ReportTraversal(ctx, args, *result);
+}
+
+}  // namespace
+
+// ----------------------------------------------------------- revocation
+
+int RunRemoteRevoke(const Context& ctx, const RevokeArgs& args) {
+  constexpr std::string_view kCmd = "revoke";
+  if (args.as.empty()) return ReportMissingPrincipal(ctx, kCmd);
+  absl::StatusOr<PlanRequest> request = BuildPlanRequest(args);
+  if (!request.ok()) return ReportUsage(ctx, kCmd, std::string(request.status().message()));
+  return WithClient(ctx, kCmd, rpc::Role::kResponder, [&](rpc::Client& client) {
+    uint32_t listed = static_cast<uint32_t>(std::min<uint64_t>(args.list, UINT32_MAX));
+    absl::StatusOr<Plan> plan = client.MakePlan(*request, listed);
+    if (!plan.ok()) return RemoteFail(ctx, kCmd, plan.status());
+    TransportWatch watch;
+    int code = ReportRevoke(ctx, args, *plan, [&](const std::string& plan_id) {
+      absl::StatusOr<EnforceResult> result = watch.Seen(client.Enforce(plan_id, {args.as}));
+      if (result.ok()) result->revocation.mode = request->mode;
+      return result;
+    });
+    return watch.Code(code);
+  });
+}
+
+int RunRemoteApprove(const Context& ctx, const ApproveArgs& args) {
+  constexpr std::string_view kCmd = "approve";
+  if (args.as.empty()) return ReportMissingPrincipal(ctx, kCmd);
+  return WithClient(ctx, kCmd, rpc::Role::kApprover, [&](rpc::Client& client) {
+    absl::StatusOr<Plan> plan = client.Approve(args.id, args.as);
+    if (!plan.ok()) return RemoteFail(ctx, kCmd, plan.status());
+    return ReportApprove(ctx, args, *plan);
+  });
+}
+
+int RunRemoteEnforce(const Context& ctx, const EnforceArgs& args) {
+  constexpr std::string_view kCmd = "enforce";
+  if (args.as.empty()) return ReportMissingPrincipal(ctx, kCmd);
+  return WithClient(ctx, kCmd, rpc::Role::kResponder, [&](rpc::Client& client) {
+    absl::StatusOr<EnforceResult> result =
+        client.Enforce(args.id, EnforceOptions{args.as, args.accept_changes});
+    if (!result.ok()) return RemoteFail(ctx, kCmd, result.status());
+    // Limitation: the RPC cannot read a plan back, so the replan hint of a
+    // changed closure is replaced by this message.
+    return ReportEnforce(ctx, args, *result, [&]() -> absl::StatusOr<Plan> {
+      return absl::FailedPreconditionError(fmt::format(
+          "the closure changed since plan {} was reviewed; nothing was enforced (review it "
+          "again with revoke --dry-run, or enforce it with --accept-changes)",
+          args.id));
+    });
+  });
+}
+
+int RunRemoteLift(const Context& ctx, const LiftArgs& args) {
+  constexpr std::string_view kCmd = "lift";
+  if (args.as.empty()) return ReportMissingPrincipal(ctx, kCmd);
+  if (args.reason.empty()) return ReportUsage(ctx, kCmd, "--reason TEXT is required");
+  return WithClient(ctx, kCmd, rpc::Role::kResponder, [&](rpc::Client& client) {
+    absl::StatusOr<LiftResult> result = client.Lift(args.revocation, args.as, args.reason);
+    if (!result.ok()) return RemoteFail(ctx, kCmd, result.status());
+    return ReportLift(ctx, args, *result);
+  });
+}
+
+// ----------------------------------------------------------- gate watch
+
+namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+void OnStopSignal(int signal) {
+  g_stop_signal = signal;
+}
+
+// SIGTERM and SIGINT end the watch at the next tick; the previous handlers
+// come back when it returns.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction action = {};
+    action.sa_handler = OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, &old_term_);
+    sigaction(SIGINT, &action, &old_int_);
+  }
+  ~StopSignals() {
+    sigaction(SIGTERM, &old_term_, nullptr);
+    sigaction(SIGINT, &old_int_, nullptr);
+  }
+  bool stopped() const { return g_stop_signal != 0; }
+
+ private:
+  struct sigaction old_term_ = {};
+  struct sigaction old_int_ = {};
+};
+
+// The deny list the file holds, and the sequence it is the state after.
+struct WatchedList {
+  uint64_t seq = 0;
+  std::set<std::string> digests;
+
+  DenyListSnapshot Snapshot() const {
+    return DenyListSnapshot{seq, std::vector<std::string>(digests.begin(), digests.end())};
+  }
+};
+
+class GateWatch {
+ public:
+  GateWatch(const Context& ctx, const GateWatchArgs& args) : ctx_(ctx), args_(args) {
+    absl::Duration max_offline = absl::Seconds(args.max_offline_seconds);
+    max_offline_ = max_offline;
+    // A call may take a third of the offline budget, a heartbeat a quarter:
+    // a silent daemon is then noticed well before the budget is spent.
+    timeout_ = std::clamp(max_offline / 3, absl::Milliseconds(500), absl::Seconds(10));
+    heartbeat_ = std::clamp(max_offline / 4, absl::Milliseconds(500), absl::Seconds(5));
+    max_backoff_ = std::clamp(max_offline / 4, absl::Milliseconds(200), absl::Seconds(5));
+  }
+
+  int Run() {
+    absl::Time offline_since = absl::Now();
+    absl::Duration backoff = absl::Milliseconds(100);
+    for (;;) {
+      if (signals_.stopped()) return Stopped();
+      if (absl::Now() - offline_since > max_offline_) {
+        Log("without the daemon for {:.1f} s (--max-offline {} s): giving up; {} still holds "
+            "seq {}",
+            absl::ToDoubleSeconds(absl::Now() - offline_since), args_.max_offline_seconds,
+            args_.out, list_.seq);
+        return kExitUnreachable;
+      }
+
+      rpc::ClientOptions options;
+      options.address = ctx_.server;
+      options.token = ctx_.token;
+      options.timeout = timeout_;
+      absl::StatusOr<std::unique_ptr<rpc::Client>> client = rpc::Client::Connect(options);
+      absl::Status status = client.ok() ? Session(**client, &offline_since) : client.status();
+      client = absl::UnavailableError("closed");  // the connection goes before the next one
+
+      if (signals_.stopped()) return Stopped();
+      if (failed_) return *failed_;
+      if (!Transport(status) && status.code() != absl::StatusCode::kAborted && !status.ok()) {
+        // A refused token or a missing role does not heal by retrying.
+        Log("{}", std::string(status.message()));
+        return kExitError;
+      }
+      if (status.code() == absl::StatusCode::kAborted || status.ok()) {
+        // A resync request (or a gap): the daemon is there, so re-snapshot
+        // at once.
+        Log("{}: taking a new snapshot", std::string(status.message()));
+        continue;
+      }
+      Log("{}; retrying in {}", std::string(status.message()), absl::FormatDuration(backoff));
+      Sleep(backoff);
+      backoff = std::min(backoff * 2, max_backoff_);
+    }
+  }
+
+ private:
+  // One connection: snapshot, file, subscribe until it ends. Returns why it
+  // ended (OK for a gap, Aborted for a resync request).
+  absl::Status Session(rpc::Client& client, absl::Time* offline_since) {
+    absl::StatusOr<DenyListSnapshot> snapshot = client.Snapshot();
+    if (!snapshot.ok()) return snapshot.status();
+    list_.seq = snapshot->seq;
+    list_.digests = std::set<std::string>(snapshot->digests.begin(), snapshot->digests.end());
+    if (!Write()) return absl::OkStatus();
+    Log("snapshot at seq {}: {} digests written to {}", list_.seq, list_.digests.size(), args_.out);
+    *offline_since = absl::InfiniteFuture();
+
+    bool gap = false;
+    rpc::SubscribeCallbacks callbacks;
+    callbacks.should_stop = [this] { return signals_.stopped(); };
+    callbacks.on_deltas = [&](const std::vector<DenyDelta>& deltas) {
+      for (const DenyDelta& delta : deltas) {
+        if (delta.seq <= list_.seq) continue;  // already in the snapshot
+        if (delta.seq != list_.seq + 1) {
+          Log("deltas jump from seq {} to {}", list_.seq, delta.seq);
+          gap = true;
+          return false;
+        }
+        for (const std::string& d : delta.added)
+          list_.digests.insert(d);
+        for (const std::string& d : delta.removed)
+          list_.digests.erase(d);
+        list_.seq = delta.seq;
+      }
+      if (!Write()) return false;
+      Log("seq {}: {} digests written ({} +{} -{})", list_.seq, list_.digests.size(),
+          deltas.empty() ? std::string() : deltas.back().cause, CountAdded(deltas),
+          CountRemoved(deltas));
+      return true;
+    };
+    absl::Status ended = client.Subscribe(list_.seq, callbacks, heartbeat_);
+    // Offline from now on, unless the next connection succeeds.
+    *offline_since = absl::Now();
+    if (gap) return absl::AbortedError("a gap in the pushed deltas");
+    return ended;
+  }
+
+  static uint64_t CountAdded(const std::vector<DenyDelta>& deltas) {
+    uint64_t n = 0;
+    for (const DenyDelta& d : deltas)
+      n += d.added.size();
+    return n;
+  }
+  static uint64_t CountRemoved(const std::vector<DenyDelta>& deltas) {
+    uint64_t n = 0;
+    for (const DenyDelta& d : deltas)
+      n += d.removed.size();
+    return n;
+  }
+
+  // Rewrites the whole file. TODO(perf): a deny list of millions of digests
+  // is rewritten in full after every batch; fine for batches seconds apart.
+  bool Write() {
+    absl::Status written = WriteFileAtomically(
+        args_.out, SnapshotDocument(args_.format, list_.Snapshot(), absl::Now()));
+    if (written.ok()) return true;
+    Log("{}", std::string(written.message()));
+    failed_ = kExitError;
+    return false;
+  }
+
+  int Stopped() {
+    Log("stopped by signal {}; {} holds seq {}", static_cast<int>(g_stop_signal), args_.out,
+        list_.seq);
+    return kExitOk;
+  }
+
+  // Sleeps `d`, waking early for a stop signal.
+  void Sleep(absl::Duration d) {
+    absl::Time until = absl::Now() + d;
+    while (absl::Now() < until && !signals_.stopped())
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  template <typename... Args>
+  void Log(fmt::format_string<Args...> format, Args&&... args) {
+    fmt::print(ctx_.err, "lineage gate watch: {}\n",
+               fmt::format(format, std::forward<Args>(args)...));
+    std::fflush(ctx_.err);
+  }
+
+  const Context& ctx_;
+  const GateWatchArgs& args_;
+  StopSignals signals_;
+  absl::Duration max_offline_;
+  absl::Duration timeout_;
+  absl::Duration heartbeat_;
+  absl::Duration max_backoff_;
+  WatchedList list_;
+  std::optional<int> failed_;
+};
+
+}  // namespace
+
+int RunGateWatch(const Context& ctx, const GateWatchArgs& args) {
+  constexpr std::string_view kCmd = "gate watch";
+  if (ctx.server.empty()) return ReportUsage(ctx, kCmd, "--server HOST:PORT is required");
+  if (ctx.token.empty()) {
+    return ReportUsage(ctx, kCmd, "a gate token is required: --token TOKEN or $LINEAGE_TOKEN");
+  }
+  if (args.out.empty()) return ReportUsage(ctx, kCmd, "--out FILE is required");
+  if (args.format != "json" && args.format != "opa") {
+    return ReportUsage(ctx, kCmd, fmt::format("--format {}: expected json or opa", args.format));
+  }
+  if (args.max_offline_seconds <= 0) {
+    return ReportUsage(ctx, kCmd, "--max-offline SECONDS must be positive");
+  }
+  GateWatch watch(ctx, args);
+  return watch.Run();
+}
+
+}  // namespace lineage::cli

@@ -1,0 +1,60 @@
+// The lineage CLI against a running lineaged (`--server HOST:PORT`), through
+// the RPC client of rpc/include/lineage/rpc/client.h, and `gate watch`, which
+// keeps a deny-list file in step with the daemon's pushes.
+//
+// Output contract: the same as the embedded commands (they share the
+// printing in cli/revoke_commands.h and cli/commands.h), so the same data
+// prints the same bytes. Where the RPC does not carry a field yet, the
+// output leaves it out or empty; docs/cli.md lists those places.
+//
+// Credentials: Context::token (--token, or $LINEAGE_TOKEN); every command
+// needs the token of the role that grants its call (check and deny-list:
+// gate; descendants and ancestors: reader; revoke, enforce, lift: responder;
+// approve: approver).
+//
+// Exit codes: those of the embedded commands, plus kExitUnreachable (8) when
+// the daemon cannot be reached or does not answer within the call timeout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cli/commands.h"
+#include "cli/revoke_commands.h"
+
+namespace lineage::cli {
+
+int RunRemoteCheck(const Context& ctx, const CheckArgs& args);
+int RunRemoteDenyList(const Context& ctx, uint64_t after_seq);
+int RunRemoteDenyListExport(const Context& ctx, const DenyListExportArgs& args);
+int RunRemoteTraverse(const Context& ctx, const TraverseArgs& args);
+// Plan, then enforce unless bulk or --dry-run, as embedded revoke does.
+int RunRemoteRevoke(const Context& ctx, const RevokeArgs& args);
+int RunRemoteApprove(const Context& ctx, const ApproveArgs& args);
+int RunRemoteEnforce(const Context& ctx, const EnforceArgs& args);
+int RunRemoteLift(const Context& ctx, const LiftArgs& args);
+
+// A command (or flag) the RPC does not offer yet: says so and what is
+// missing, and returns kExitUsage. Nothing is faked over the network.
+int RemoteUnsupported(const Context& ctx, std::string_view command, std::string_view missing);
+
+struct GateWatchArgs {
+  std::string out;                   // required: the deny-list file
+  std::string format = "json";       // json | opa, as `deny-list export`
+  int64_t max_offline_seconds = 60;  // give up after this long without the daemon
+};
+
+// Snapshot -> file, then subscribe from the snapshot's seq and rewrite the
+// file (atomically) after every pushed batch. On a resync request, a gap or
+// a lost connection: reconnect with bounded backoff and re-snapshot.
+// Returns kExitOk after SIGTERM/SIGINT (once the last write is done),
+// kExitUnreachable after more than max_offline_seconds without the daemon,
+// kExitError when the file cannot be written or the token is refused,
+// kExitUsage for bad arguments. Progress goes to Context::err.
+//
+// While offline the file keeps the last deny list it had: a gate reading it
+// stays as strict as it was, and the non-zero exit tells its supervisor.
+int RunGateWatch(const Context& ctx, const GateWatchArgs& args);
+
+}  // namespace lineage::cli
