@@ -1,0 +1,421 @@
+// Integration tests of the remote CLI: the real `lineage` binary with
+// --server against a real lineaged on loopback, compared with the embedded
+// CLI on the same database; `admin token`; and `gate watch` following
+// revocations, lifts, a lost daemon and a restarted one. Every wait is
+// bounded.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/cli/subprocess.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using ::lineage::testing::ProcessResult;
+using ::lineage::testing::RunProcess;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kSamples = std::string(LINEAGE_SOURCE_DIR) + "/samples";
+constexpr char kFooPy[] = "sha256:74dc3727c6e89308b39e4dfedf787e37841198b1fa165a27c013544a60502549";
+constexpr char kFooTarGz[] =
+    "sha256:52947cb78b91ad01fe81cd6aef42d1f6817e92b9e6936c1e5aabb7c98514f355";
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Digest(int n) {
+  return fmt::format("sha256:{:064x}", 0xfeed000 + n);
+}
+
+// A port that was free a moment ago, for a daemon that must come back on
+// the same address.
+unsigned FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A child process whose stderr goes to a file.
+class Child {
+ public:
+  ~Child() { Kill(); }
+
+  void Start(std::vector<std::string> args, const std::string& log,
+             const std::vector<std::string>& env = {}) {
+    log_ = log;
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, STDERR_FILENO);
+      for (const std::string& e : env)
+        putenv(const_cast<char*>(e.c_str()));
+      std::vector<char*> argv;
+      for (std::string& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+
+  // The exit status if the child ended within `millis`, else nullopt.
+  std::optional<int> WaitExit(int millis) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+    while (pid_ > 0) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return code_;
+  }
+
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  bool running() const { return pid_ > 0; }
+  std::string log() const { return ReadAll(log_); }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+  int code_ = -1;
+};
+
+// Polls `done` every 20 ms for at most `millis`.
+bool WaitFor(const std::function<bool()>& done, int millis) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+class RemoteCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = lineage::testing::MakeTempDir("lineage-remote-cli");
+    db_ = dir_ + "/db";
+    ProcessResult ingest = Embedded(
+        {"ingest", "-q", "--policy", kSamples + "/policy.json", kSamples + "/attestations"});
+    ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+    for (const char* role : {"gate", "reader", "responder", "approver"}) {
+      ProcessResult created =
+          Embedded({"admin", "token", "create", "--role", role, "--name", role});
+      ASSERT_EQ(created.exit_code, 0) << created.err;
+      tokens_[role] = created.out.substr(0, created.out.find('\n'));
+    }
+  }
+
+  void TearDown() override {
+    daemon_.Kill();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  ProcessResult Embedded(std::vector<std::string> args) {
+    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--db", db_});
+    return RunProcess(args);
+  }
+
+  ProcessResult Remote(const std::string& role, std::vector<std::string> args) {
+    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--server", fmt::format("127.0.0.1:{}", port_)});
+    return RunProcess(args, "", {"LINEAGE_TOKEN=" + tokens_[role]});
+  }
+
+  // Starts lineaged on `port` (0: any) and waits for its "listening" line.
+  void StartDaemon(unsigned port = 0) {
+    std::string log = fmt::format("{}/lineaged-{}.log", dir_, starts_++);
+    daemon_.Start({LINEAGED_PATH, "--db", db_, "--listen", fmt::format("127.0.0.1:{}", port)}, log);
+    std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    bool up = WaitFor(
+        [&] {
+          std::smatch m;
+          std::string text = daemon_.log();
+          if (!std::regex_search(text, m, listening)) return false;
+          port_ = static_cast<unsigned>(std::stoul(m[1]));
+          return true;
+        },
+        20000);
+    ASSERT_TRUE(up) << daemon_.log();
+  }
+
+  int StopDaemon() {
+    daemon_.Signal(SIGTERM);
+    std::optional<int> code = daemon_.WaitExit(10000);
+    if (!code) daemon_.Kill();
+    return code.value_or(-1);
+  }
+
+  std::string dir_;
+  std::string db_;
+  std::map<std::string, std::string> tokens_;
+  Child daemon_;
+  unsigned port_ = 0;
+  int starts_ = 0;
+};
+
+// The export carries the time it was written; everything else must match.
+std::string WithoutGeneratedAt(const std::string& text) {
+  return std::regex_replace(text, std::regex("\"generated_at\":\"[^\"]*\""), "\"generated_at\":T");
+}
+
+TEST_F(RemoteCliTest, RemoteOutputEqualsEmbeddedOutputOnTheSameDatabase) {
+  StartDaemon();
+  ProcessResult revoked = Remote("responder", {"revoke", "--digest", kFooPy, "--reason",
+                                               "INC-7 compromised", "--as", "alice"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_THAT(revoked.out, HasSubstr("enforced   rev-1"));
+
+  // Each command as a list of arguments, run remotely now and embedded later.
+  struct Case {
+    std::string role;
+    std::vector<std::string> args;
+  };
+  std::vector<Case> cases = {
+      {"gate", {"check", kFooPy + std::string("0")}},  // malformed: usage error
+      {"gate", {"check", Digest(1)}},                  // unknown: ALLOW with a warning
+      {"gate", {"check", "--unknown", "deny", Digest(1)}},
+      {"gate", {"--json", "check", Digest(1)}},
+      {"gate", {"deny-list"}},
+      {"gate", {"deny-list", "--json"}},
+      {"gate", {"deny-list", "--since", "1"}},
+      {"gate", {"deny-list", "export", "--format", "json"}},
+      {"gate", {"deny-list", "export", "--format", "opa"}},
+      {"reader", {"descendants", kFooPy}},
+      {"reader", {"descendants", kFooPy, "--json"}},
+      {"reader", {"descendants", kFooPy, "--count"}},
+      {"reader", {"descendants", kFooPy, "--depth", "1", "--limit", "1"}},
+      {"reader", {"ancestors", kFooTarGz}},
+      {"reader", {"ancestors", kFooTarGz, "--json"}},
+      {"reader", {"descendants", "sha256:" + std::string(64, '0')}},  // not found
+  };
+  std::vector<ProcessResult> remote;
+  for (const Case& c : cases)
+    remote.push_back(Remote(c.role, c.args));
+  // DENY names its revocation by id only over RPC; the verdict and exit code
+  // are the same.
+  ProcessResult denied = Remote("gate", {"check", kFooTarGz});
+  ASSERT_EQ(StopDaemon(), 0);
+
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ProcessResult embedded = Embedded(cases[i].args);
+    SCOPED_TRACE(fmt::format("lineage {}", fmt::join(cases[i].args, " ")));
+    EXPECT_EQ(remote[i].exit_code, embedded.exit_code) << remote[i].err;
+    EXPECT_EQ(WithoutGeneratedAt(remote[i].out), WithoutGeneratedAt(embedded.out));
+    EXPECT_EQ(remote[i].err, embedded.err);
+  }
+  ProcessResult embedded_denied = Embedded({"check", kFooTarGz});
+  EXPECT_EQ(denied.exit_code, 5);
+  EXPECT_EQ(embedded_denied.exit_code, 5);
+  EXPECT_EQ(denied.out.substr(0, denied.out.find('\n')),
+            embedded_denied.out.substr(0, embedded_denied.out.find('\n')));
+  EXPECT_THAT(embedded_denied.out, HasSubstr("denied by  rev-1  INC-7 compromised"));
+  EXPECT_THAT(denied.out, HasSubstr("denied by  rev-1"));
+}
+
+TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
+  StartDaemon();
+  // The wrong role is refused before any call, naming the role needed.
+  ProcessResult wrong_role = Remote("gate", {"descendants", kFooPy});
+  EXPECT_EQ(wrong_role.exit_code, 4);
+  EXPECT_THAT(wrong_role.err, HasSubstr("needs a reader token"));
+  // Commands and flags the RPC lacks are usage errors, not silent fakes.
+  for (std::vector<std::string> args : {std::vector<std::string>{"why", kFooPy},
+                                        {"plan", "list"},
+                                        {"stats"},
+                                        {"check", "--at", "2026-01-01T00:00:00Z", kFooPy},
+                                        {"descendants", "--kinds", "derived", kFooPy}}) {
+    ProcessResult r = Remote("reader", args);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    EXPECT_THAT(r.err, HasSubstr("not available with --server yet")) << args[0];
+  }
+  ProcessResult bad_token =
+      RunProcess({LINEAGE_CLI_PATH, "--server", fmt::format("127.0.0.1:{}", port_), "--token",
+                  "lgt_nope", "check", kFooPy});
+  EXPECT_EQ(bad_token.exit_code, 4);
+  EXPECT_THAT(bad_token.err, HasSubstr("unknown or revoked token"));
+
+  ASSERT_EQ(StopDaemon(), 0);
+  ProcessResult gone = Remote("gate", {"check", kFooPy});
+  EXPECT_EQ(gone.exit_code, 8);
+  EXPECT_THAT(gone.err, HasSubstr("cannot reach lineaged"));
+}
+
+TEST_F(RemoteCliTest, AdminTokenCreateListRevoke) {
+  ProcessResult created =
+      Embedded({"admin", "token", "create", "--role", "gate", "--name", "edge-gate"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  // The token and nothing else on stdout.
+  EXPECT_THAT(created.out, ::testing::MatchesRegex("lgt_gate_[0-9a-f]+\n"));
+  std::string token = created.out.substr(0, created.out.size() - 1);
+
+  ProcessResult json =
+      Embedded({"admin", "token", "create", "--role", "admin", "--name", "root-admin", "--json"});
+  ASSERT_EQ(json.exit_code, 0);
+  EXPECT_THAT(json.out, ::testing::MatchesRegex(
+                            "\\{\"name\":\"root-admin\",\"role\":\"admin\",\"token\":\"lgt_admin_"
+                            "[0-9a-f]+\"\\}\n"));
+  EXPECT_EQ(
+      Embedded({"admin", "token", "create", "--role", "gate", "--name", "edge-gate"}).exit_code, 6);
+  EXPECT_EQ(Embedded({"admin", "token", "create", "--role", "king", "--name", "x"}).exit_code, 2);
+
+  ProcessResult listed = Embedded({"admin", "token", "list"});
+  ASSERT_EQ(listed.exit_code, 0);
+  EXPECT_THAT(listed.out, ::testing::ContainsRegex("edge-gate +gate +[0-9T:-]+Z +no"));
+  std::string file = ReadAll(db_ + "/credentials");
+  std::smatch hash;
+  ASSERT_TRUE(std::regex_search(file, hash, std::regex("[0-9a-f]{64}")));
+  EXPECT_THAT(listed.out, Not(HasSubstr(hash.str())));
+  EXPECT_THAT(listed.out, Not(HasSubstr(token)));
+
+  // The daemon accepts the token, then refuses it after revoke + SIGHUP.
+  StartDaemon();
+  tokens_["edge"] = token;
+  EXPECT_EQ(Remote("edge", {"check", Digest(2)}).exit_code, 0);
+  ProcessResult revoked = Embedded({"admin", "token", "revoke", "edge-gate"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_EQ(Embedded({"admin", "token", "revoke", "nobody"}).exit_code, 3);
+  daemon_.Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor([&] { return Remote("edge", {"check", Digest(2)}).exit_code == 4; }, 10000));
+  ProcessResult listed_json = Embedded({"admin", "token", "list", "--json"});
+  EXPECT_THAT(listed_json.out, HasSubstr("\"name\":\"edge-gate\",\"role\":\"gate\""));
+  EXPECT_THAT(listed_json.out, ::testing::ContainsRegex("\"edge-gate\"[^}]*\"revoked\":true"));
+}
+
+class RemoteGateWatchTest : public RemoteCliTest {
+ protected:
+  void StartWatch(int max_offline) {
+    out_ = dir_ + "/gate/deny.json";
+    fs::create_directories(dir_ + "/gate");
+    watch_.Start({LINEAGE_CLI_PATH, "--server", fmt::format("127.0.0.1:{}", port_), "gate", "watch",
+                  "--out", out_, "--max-offline", std::to_string(max_offline)},
+                 dir_ + "/watch.log", {"LINEAGE_TOKEN=" + tokens_["gate"]});
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(out_); }, 10000)) << watch_.log();
+  }
+  bool FileHas(const std::string& digest, int millis = 10000) {
+    return WaitFor([&] { return ReadAll(out_).find(digest) != std::string::npos; }, millis);
+  }
+  bool FileLacks(const std::string& digest, int millis = 10000) {
+    return WaitFor([&] { return ReadAll(out_).find(digest) == std::string::npos; }, millis);
+  }
+  void TearDown() override {
+    watch_.Kill();
+    RemoteCliTest::TearDown();
+  }
+
+  std::string out_;
+  Child watch_;
+};
+
+TEST_F(RemoteGateWatchTest, FollowsRevokeAndLiftThenGivesUpWithoutTheDaemon) {
+  StartDaemon();
+  StartWatch(/*max_offline=*/2);
+  // The first file is the snapshot, in deny-list export's format.
+  EXPECT_THAT(
+      ReadAll(out_),
+      ::testing::MatchesRegex("\\{\"seq\":0,\"generated_at\":\"[^\"]+\",\"digests\":\\[\\]\\}\n"));
+
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "a"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(FileHas(Digest(1))) << watch_.log();
+  EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":1,"));
+  ASSERT_EQ(Remote("responder", {"lift", "rev-1", "--reason", "fixed", "--as", "a"}).exit_code, 0);
+  ASSERT_TRUE(FileLacks(Digest(1))) << watch_.log();
+  EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":2,"));
+
+  // Without the daemon for longer than --max-offline: exit 8, and the file
+  // keeps the last deny list.
+  auto killed = std::chrono::steady_clock::now();
+  daemon_.Kill();
+  std::optional<int> code = watch_.WaitExit(2000 + 10000);
+  ASSERT_TRUE(code.has_value()) << watch_.log();
+  EXPECT_EQ(*code, 8) << watch_.log();
+  EXPECT_GE(std::chrono::steady_clock::now() - killed, std::chrono::seconds(2));
+  EXPECT_THAT(watch_.log(), HasSubstr("giving up"));
+  EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":2,"));
+}
+
+TEST_F(RemoteGateWatchTest, PicksUpARestartedDaemonAndExitsZeroOnSigterm) {
+  unsigned port = FreePort();
+  StartDaemon(port);
+  StartWatch(/*max_offline=*/30);
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "a"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(FileHas(Digest(1))) << watch_.log();
+
+  // A drained daemon asks for a resync; the watch reconnects when it is back.
+  ASSERT_EQ(StopDaemon(), 0);
+  StartDaemon(port);
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(2), "--reason", "r", "--as", "a"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(FileHas(Digest(2), 20000)) << watch_.log();
+  EXPECT_THAT(ReadAll(out_), HasSubstr(Digest(1)));
+
+  // And a daemon that died without a word is picked up as well.
+  daemon_.Kill();
+  StartDaemon(port);
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(3), "--reason", "r", "--as", "a"})
+                .exit_code,
+            0);
+  ASSERT_TRUE(FileHas(Digest(3), 20000)) << watch_.log();
+
+  watch_.Signal(SIGTERM);
+  std::optional<int> code = watch_.WaitExit(10000);
+  ASSERT_TRUE(code.has_value()) << watch_.log();
+  EXPECT_EQ(*code, 0) << watch_.log();
+  EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":3,"));
+}
+
+}  // namespace
+}  // namespace lineage
