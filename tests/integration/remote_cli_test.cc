@@ -210,7 +210,7 @@ std::string WithoutGeneratedAt(const std::string& text) {
 TEST_F(RemoteCliTest, RemoteOutputEqualsEmbeddedOutputOnTheSameDatabase) {
   StartDaemon();
   ProcessResult revoked = Remote("responder", {"revoke", "--digest", kFooPy, "--reason",
-                                               "INC-7 compromised", "--as", "alice"});
+                                               "INC-7 compromised", "--as", "responder"});
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   EXPECT_THAT(revoked.out, HasSubstr("enforced   rev-1"));
 
@@ -363,12 +363,12 @@ TEST_F(RemoteGateWatchTest, FollowsRevokeAndLiftThenGivesUpWithoutTheDaemon) {
       ReadAll(out_),
       ::testing::MatchesRegex("\\{\"seq\":0,\"generated_at\":\"[^\"]+\",\"digests\":\\[\\]\\}\n"));
 
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "a"})
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "responder"})
                 .exit_code,
             0);
   ASSERT_TRUE(FileHas(Digest(1))) << watch_.log();
   EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":1,"));
-  ASSERT_EQ(Remote("responder", {"lift", "rev-1", "--reason", "fixed", "--as", "a"}).exit_code, 0);
+  ASSERT_EQ(Remote("responder", {"lift", "rev-1", "--reason", "fixed", "--as", "responder"}).exit_code, 0);
   ASSERT_TRUE(FileLacks(Digest(1))) << watch_.log();
   EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":2,"));
 
@@ -388,7 +388,7 @@ TEST_F(RemoteGateWatchTest, PicksUpARestartedDaemonAndExitsZeroOnSigterm) {
   unsigned port = FreePort();
   StartDaemon(port);
   StartWatch(/*max_offline=*/30);
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "a"})
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "responder"})
                 .exit_code,
             0);
   ASSERT_TRUE(FileHas(Digest(1))) << watch_.log();
@@ -396,7 +396,7 @@ TEST_F(RemoteGateWatchTest, PicksUpARestartedDaemonAndExitsZeroOnSigterm) {
   // A drained daemon asks for a resync; the watch reconnects when it is back.
   ASSERT_EQ(StopDaemon(), 0);
   StartDaemon(port);
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(2), "--reason", "r", "--as", "a"})
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(2), "--reason", "r", "--as", "responder"})
                 .exit_code,
             0);
   ASSERT_TRUE(FileHas(Digest(2), 20000)) << watch_.log();
@@ -405,7 +405,7 @@ TEST_F(RemoteGateWatchTest, PicksUpARestartedDaemonAndExitsZeroOnSigterm) {
   // And a daemon that died without a word is picked up as well.
   daemon_.Kill();
   StartDaemon(port);
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(3), "--reason", "r", "--as", "a"})
+  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(3), "--reason", "r", "--as", "responder"})
                 .exit_code,
             0);
   ASSERT_TRUE(FileHas(Digest(3), 20000)) << watch_.log();
