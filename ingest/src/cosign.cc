@@ -175,9 +175,8 @@ void VerifyCosignManifest(std::string_view source, const object& manifest,
     if (options.blob_lookup) blob = options.blob_lookup(digest->text);
     if (!blob) {
       fail(json::Error(json::Join(layer_path, "digest"),
-                       fmt::format("the DSSE envelope blob {} is not available (pass it through "
-                                   "IngestOptions::blob_lookup, or as a file named by its "
-                                   "digest next to the manifest)",
+                       fmt::format("the DSSE envelope blob {} is not available (the caller "
+                                   "supplies blobs through IngestOptions::blob_lookup)",
                                    digest->text)));
       continue;
     }
