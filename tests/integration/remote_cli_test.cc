@@ -27,6 +27,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "rpc/include/lineage/rpc/client.h"
 #include "tests/cli/subprocess.h"
 
 namespace lineage {
@@ -363,12 +364,15 @@ TEST_F(RemoteGateWatchTest, FollowsRevokeAndLiftThenGivesUpWithoutTheDaemon) {
       ReadAll(out_),
       ::testing::MatchesRegex("\\{\"seq\":0,\"generated_at\":\"[^\"]+\",\"digests\":\\[\\]\\}\n"));
 
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "responder"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "responder"})
+          .exit_code,
+      0);
   ASSERT_TRUE(FileHas(Digest(1))) << watch_.log();
   EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":1,"));
-  ASSERT_EQ(Remote("responder", {"lift", "rev-1", "--reason", "fixed", "--as", "responder"}).exit_code, 0);
+  ASSERT_EQ(
+      Remote("responder", {"lift", "rev-1", "--reason", "fixed", "--as", "responder"}).exit_code,
+      0);
   ASSERT_TRUE(FileLacks(Digest(1))) << watch_.log();
   EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":2,"));
 
@@ -388,26 +392,29 @@ TEST_F(RemoteGateWatchTest, PicksUpARestartedDaemonAndExitsZeroOnSigterm) {
   unsigned port = FreePort();
   StartDaemon(port);
   StartWatch(/*max_offline=*/30);
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "responder"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Remote("responder", {"revoke", "--digest", Digest(1), "--reason", "r", "--as", "responder"})
+          .exit_code,
+      0);
   ASSERT_TRUE(FileHas(Digest(1))) << watch_.log();
 
   // A drained daemon asks for a resync; the watch reconnects when it is back.
   ASSERT_EQ(StopDaemon(), 0);
   StartDaemon(port);
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(2), "--reason", "r", "--as", "responder"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Remote("responder", {"revoke", "--digest", Digest(2), "--reason", "r", "--as", "responder"})
+          .exit_code,
+      0);
   ASSERT_TRUE(FileHas(Digest(2), 20000)) << watch_.log();
   EXPECT_THAT(ReadAll(out_), HasSubstr(Digest(1)));
 
   // And a daemon that died without a word is picked up as well.
   daemon_.Kill();
   StartDaemon(port);
-  ASSERT_EQ(Remote("responder", {"revoke", "--digest", Digest(3), "--reason", "r", "--as", "responder"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Remote("responder", {"revoke", "--digest", Digest(3), "--reason", "r", "--as", "responder"})
+          .exit_code,
+      0);
   ASSERT_TRUE(FileHas(Digest(3), 20000)) << watch_.log();
 
   watch_.Signal(SIGTERM);
@@ -415,6 +422,55 @@ TEST_F(RemoteGateWatchTest, PicksUpARestartedDaemonAndExitsZeroOnSigterm) {
   ASSERT_TRUE(code.has_value()) << watch_.log();
   EXPECT_EQ(*code, 0) << watch_.log();
   EXPECT_THAT(ReadAll(out_), HasSubstr("\"seq\":3,"));
+}
+
+// A daemon that stops answering without closing its sockets (here: frozen
+// by SIGSTOP) is noticed by the heartbeat, not waited on forever.
+TEST_F(RemoteGateWatchTest, GivesUpOnAFrozenDaemon) {
+  StartDaemon();
+  StartWatch(/*max_offline=*/2);
+  auto frozen = std::chrono::steady_clock::now();
+  daemon_.Signal(SIGSTOP);
+  std::optional<int> code = watch_.WaitExit(2000 + 10000);
+  daemon_.Signal(SIGCONT);
+  ASSERT_TRUE(code.has_value()) << watch_.log();
+  EXPECT_EQ(*code, 8) << watch_.log();
+  EXPECT_GE(std::chrono::steady_clock::now() - frozen, std::chrono::seconds(2));
+}
+
+// A peer that accepts the connection and never answers: the client gives up
+// at its timeout instead of hanging.
+TEST(RemoteClientTest, SilentPeerIsDeadlineExceededWithinTheTimeout) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 4), 0);  // the kernel completes the handshake; nobody reads
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+
+  rpc::ClientOptions options;
+  options.address = fmt::format("127.0.0.1:{}", ntohs(addr.sin_port));
+  options.token = "lgt_gate_whatever";
+  options.timeout = absl::Milliseconds(300);
+  auto started = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<rpc::Client>> client = rpc::Client::Connect(options);
+  auto took = std::chrono::steady_clock::now() - started;
+  close(fd);
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kDeadlineExceeded) << client.status();
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST(RemoteClientTest, NoDaemonIsUnavailableAndABadAddressIsInvalid) {
+  rpc::ClientOptions options;
+  options.address = fmt::format("127.0.0.1:{}", FreePort());
+  EXPECT_EQ(rpc::Client::Connect(options).status().code(), absl::StatusCode::kUnavailable);
+  for (const char* bad : {"localhost", "127.0.0.1:", ":7744", "127.0.0.1:99999", "[::1:7"}) {
+    options.address = bad;
+    EXPECT_EQ(rpc::Client::Connect(options).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
 }
 
 }  // namespace
