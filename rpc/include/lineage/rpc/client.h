@@ -17,6 +17,10 @@
 //     (checked locally: a login hands out only its role's capability).
 //   - anything else: the engine's own outcome, as the daemon reported it.
 //
+// Limitation: plaintext TCP only. lineaged serves plaintext on loopback and
+// TLS elsewhere; this client cannot speak TLS yet, so it reaches loopback
+// daemons only.
+//
 // Threads: a Client owns a kj event loop and must be created, used and
 // destroyed on one thread, which may hold no other kj event loop meanwhile.
 #pragma once
