@@ -365,7 +365,8 @@ class GateWatch {
     list_.seq = snapshot->seq;
     list_.digests = std::set<std::string>(snapshot->digests.begin(), snapshot->digests.end());
     if (!Write()) return absl::OkStatus();
-    Log("snapshot at seq {}: {} digests written to {}", list_.seq, list_.digests.size(), args_.out);
+    Log("snapshot at seq {}: {} written to {}", list_.seq, Digests(list_.digests.size()),
+        args_.out);
     *offline_since = absl::InfiniteFuture();
 
     bool gap = false;
@@ -386,7 +387,7 @@ class GateWatch {
         list_.seq = delta.seq;
       }
       if (!Write()) return false;
-      Log("seq {}: {} digests written ({} +{} -{})", list_.seq, list_.digests.size(),
+      Log("seq {}: {} written ({} +{} -{})", list_.seq, Digests(list_.digests.size()),
           deltas.empty() ? std::string() : deltas.back().cause, CountAdded(deltas),
           CountRemoved(deltas));
       return true;
@@ -397,6 +398,8 @@ class GateWatch {
     if (gap) return absl::AbortedError("a gap in the pushed deltas");
     return ended;
   }
+
+  static std::string Digests(size_t n) { return fmt::format("{} digest{}", n, n == 1 ? "" : "s"); }
 
   static uint64_t CountAdded(const std::vector<DenyDelta>& deltas) {
     uint64_t n = 0;
