@@ -262,6 +262,39 @@ TEST_F(RemoteCliTest, RemoteOutputEqualsEmbeddedOutputOnTheSameDatabase) {
   EXPECT_THAT(denied.out, HasSubstr("denied by  rev-1"));
 }
 
+TEST_F(RemoteCliTest, BulkRevocationNeedsTwoApproversOverTheServer) {
+  ProcessResult second =
+      Embedded({"admin", "token", "create", "--role", "approver", "--name", "approver-2"});
+  ASSERT_EQ(second.exit_code, 0);
+  tokens_["approver-2"] = second.out.substr(0, second.out.find('\n'));
+  StartDaemon();
+
+  ProcessResult planned = Remote(
+      "responder", {"revoke", "--builder", "https://cloudbuild.googleapis.com/GoogleHostedWorker",
+                    "--reason", "builder compromised", "--as", "responder"});
+  ASSERT_EQ(planned.exit_code, 6) << planned.err;
+  EXPECT_THAT(planned.err, HasSubstr("is bulk and needs approvals"));
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(planned.out, id, std::regex("plan       ([0-9a-f]{64})")))
+      << planned.out;
+  // The printed next step names the daemon, not a database.
+  EXPECT_THAT(planned.out, HasSubstr(fmt::format("lineage --server 127.0.0.1:{} approve {}", port_,
+                                                 id[1].str())));
+
+  EXPECT_EQ(Remote("responder", {"enforce", id[1], "--as", "responder"}).exit_code, 6);
+  // A token approves only under its own credential's name.
+  EXPECT_EQ(Remote("approver", {"approve", id[1], "--as", "approver-2"}).exit_code, 6);
+  ProcessResult first = Remote("approver", {"approve", id[1], "--as", "approver"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("approved   plan " + id[1].str() + " as approver"));
+  ASSERT_EQ(Remote("approver-2", {"approve", id[1], "--as", "approver-2"}).exit_code, 0);
+
+  ProcessResult enforced = Remote("responder", {"enforce", id[1], "--as", "responder"});
+  ASSERT_EQ(enforced.exit_code, 0) << enforced.err;
+  EXPECT_THAT(enforced.out, HasSubstr("enforced   rev-1 (plan " + id[1].str() + ")"));
+  EXPECT_THAT(Remote("gate", {"deny-list"}).out, HasSubstr(" enforce rev-1\n+sha256:"));
+}
+
 TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
   StartDaemon();
   // The wrong role is refused before any call, naming the role needed.
