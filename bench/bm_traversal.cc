@@ -315,23 +315,39 @@ void BM_Small(benchmark::State& state) {
   ReportPercentiles(state, &micros);
 }
 
-// A root whose closure (derived descendants, itself included) is about
-// `target` artifacts: older artifacts reach more, so a binary search over
-// artifact numbers finds one. Returns the artifact number.
+// A root whose closure (derived descendants, itself included) is close to
+// `target` artifacts. Older artifacts tend to reach more, so a binary search
+// over artifact numbers lands near the size; closure sizes are noisy from
+// one artifact to the next, so the neighbourhood is then probed for the
+// nearest. Returns the artifact number.
 uint64_t RootWithClosure(Graph& g, uint64_t n, uint64_t target) {
   std::vector<uint32_t> seen(g.csr.offsets.size() - 1, 0), queue;
   uint32_t stamp = 0;
+  auto size_of = [&](uint64_t i) {
+    return g.csr.CountFrom(static_cast<uint32_t>(i), &seen, ++stamp, &queue) + 1;
+  };
   uint64_t lo = 0, hi = n - 1;
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo) / 2;
-    uint64_t size = g.csr.CountFrom(static_cast<uint32_t>(mid), &seen, ++stamp, &queue) + 1;
-    if (size > target) {
+    if (size_of(mid) > target) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  return lo;
+  uint64_t best = lo;
+  uint64_t best_gap = UINT64_MAX;
+  uint64_t span = std::min<uint64_t>(n, 4000);
+  uint64_t from = lo > span / 2 ? lo - span / 2 : 0;
+  for (uint64_t i = from; i < std::min(n, from + span); i += std::max<uint64_t>(1, span / 400)) {
+    uint64_t size = size_of(i);
+    uint64_t gap = size > target ? size - target : target - size;
+    if (gap < best_gap) {
+      best = i;
+      best_gap = gap;
+    }
+  }
+  return best;
 }
 
 // Plan (the dry run), two approvals, enforce, and lift, for a digest root
