@@ -339,6 +339,11 @@ class GateWatch {
 
       if (signals_.stopped()) return Stopped();
       if (failed_) return *failed_;
+      if (reached_) {
+        // The daemon was there: a new outage starts with a short backoff.
+        backoff = absl::Milliseconds(100);
+        reached_ = false;
+      }
       if (!Transport(status) && status.code() != absl::StatusCode::kAborted && !status.ok()) {
         // A refused token or a missing role does not heal by retrying.
         Log("{}", std::string(status.message()));
@@ -368,6 +373,7 @@ class GateWatch {
     Log("snapshot at seq {}: {} written to {}", list_.seq, Digests(list_.digests.size()),
         args_.out);
     *offline_since = absl::InfiniteFuture();
+    reached_ = true;
 
     bool gap = false;
     rpc::SubscribeCallbacks callbacks;
@@ -454,6 +460,7 @@ class GateWatch {
   absl::Duration max_backoff_;
   WatchedList list_;
   std::optional<int> failed_;
+  bool reached_ = false;  // the last session got as far as a snapshot
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "rpc/include/lineage/rpc/client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -98,11 +99,14 @@ struct Client::Impl {
 
   // Waits for `promise` at most options.timeout. Failures become statuses
   // (see client.h); `what` names the call in messages.
+  // `limit` overrides the timeout (Connect shares one among its steps).
   template <typename T>
-  absl::StatusOr<T> Wait(kj::Promise<T> promise, std::string_view what) {
+  absl::StatusOr<T> Wait(kj::Promise<T> promise, std::string_view what,
+                         std::optional<absl::Duration> limit = std::nullopt) {
+    absl::Duration bound = std::max(limit.value_or(options.timeout), absl::ZeroDuration());
     kj::Promise<kj::Maybe<T>> timed =
         promise.then([](T&& value) { return kj::Maybe<T>(kj::mv(value)); })
-            .exclusiveJoin(io.provider->getTimer().afterDelay(ToKj(options.timeout)).then([] {
+            .exclusiveJoin(io.provider->getTimer().afterDelay(ToKj(bound)).then([] {
               return kj::Maybe<T>(nullptr);
             }));
     try {
@@ -150,17 +154,21 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
     return absl::UnavailableError(
         fmt::format("cannot reach lineaged: {}", std::string(s.message())));
   };
-  absl::StatusOr<kj::Own<kj::NetworkAddress>> address =
-      c.Wait(c.io.provider->getNetwork().parseAddress(host, port), "resolve");
+  // One timeout for the whole of resolve + connect + login, so that a
+  // caller's bound on Connect is the timeout, not three of them.
+  absl::Time deadline = absl::Now() + options.timeout;
+  absl::StatusOr<kj::Own<kj::NetworkAddress>> address = c.Wait(
+      c.io.provider->getNetwork().parseAddress(host, port), "resolve", deadline - absl::Now());
   if (!address.ok()) return unreachable(address.status());
-  absl::StatusOr<kj::Own<kj::AsyncIoStream>> stream = c.Wait((*address)->connect(), "connect");
+  absl::StatusOr<kj::Own<kj::AsyncIoStream>> stream =
+      c.Wait((*address)->connect(), "connect", deadline - absl::Now());
   if (!stream.ok()) return unreachable(stream.status());
   c.stream = *std::move(stream);
   c.rpc = kj::heap<capnp::TwoPartyClient>(*c.stream);
 
   auto request = c.rpc->bootstrap().castAs<schema::Lineage>().loginRequest();
   request.setToken(Text(options.token));
-  auto login = c.Wait(request.send(), "login");
+  auto login = c.Wait(request.send(), "login", deadline - absl::Now());
   if (!login.ok()) return unreachable(login.status());
   if (absl::Status s = ToStatus(login->getStatus()); !s.ok()) return s;
   c.role = FromSchema(login->getRole());
