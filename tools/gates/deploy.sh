@@ -16,12 +16,15 @@
 # Environment:
 #   LINEAGE          the lineage binary (default: lineage on PATH)
 #   LINEAGE_DB       the database directory (read by lineage itself)
+#   LINEAGE_SERVER, LINEAGE_TOKEN
+#                    ask a running lineaged instead, with a gate token (read by
+#                    lineage itself; exit 8 when it cannot be reached)
 #   LINEAGE_UNKNOWN  what to do with a digest lineage has never seen:
 #                    allow, warn or deny (default: deny)
 #
 # Exit codes: 0 allowed (and COMMAND succeeded), 5 denied, 2 usage, any other
-# lineage exit code as it is (3 no database, 4 database error), else
-# COMMAND's own exit code.
+# lineage exit code as it is (3 no database, 4 database error, 8 daemon
+# unreachable), else COMMAND's own exit code.
 #
 # Docs: docs/gates.md.
 set -u
@@ -56,8 +59,10 @@ case $status in
   0) ;;
   5)
     echo "deploy: lineage denies $digest; not deploying $image" >&2
-    # Best effort: the deploy is refused whether or not why succeeds.
-    "$lineage" why "$digest" >&2
+    # Best effort: the deploy is refused whether or not why succeeds (it
+    # is not available over --server).
+    "$lineage" why "$digest" >&2 ||
+      echo "deploy: for the reason and the chain, run: lineage --db <database> why $digest" >&2
     exit 5
     ;;
   *)
