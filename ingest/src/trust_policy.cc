@@ -26,6 +26,8 @@ using simdjson::dom::object;
 // policy: refuse it rather than read it whole.
 constexpr size_t kMaxPolicyFileBytes = 1 << 20;
 constexpr int64_t kMaxThreshold = 64;
+// Longest issuer or SAN a regular expression is matched against.
+constexpr size_t kMaxRegexInput = 4096;
 
 // Reads a whole small file. The error message is only the reason ("No such
 // file or directory"); callers say which file.
@@ -252,6 +254,9 @@ bool TrustedIdentity::Matches(std::string_view cert_issuer, std::string_view cer
   auto matches = [](const std::string& exact, const std::shared_ptr<const std::regex>& re,
                     std::string_view value) {
     if (!re) return value == exact;
+    // libstdc++'s std::regex recurses once per character, so a huge value
+    // could exhaust the stack; no real issuer or SAN comes near this bound.
+    if (value.size() > kMaxRegexInput) return false;
     try {
       return std::regex_match(value.begin(), value.end(), *re);
     } catch (const std::regex_error&) {

@@ -168,6 +168,11 @@ TEST_F(TrustPolicyTest, LoadsTrustedRootsAndKeylessIdentities) {
   EXPECT_TRUE(maintainer.Matches("https://accounts.google.com", "me@example.com"));
   EXPECT_FALSE(maintainer.Matches("https://accounts.google.com", "me@example.com.evil"));
   EXPECT_FALSE(maintainer.Matches("https://example.com", "me@example.com"));
+  // A huge value is never matched against a pattern (stack-bounded).
+  EXPECT_FALSE(release.Matches("https://token.actions.githubusercontent.com",
+                               "https://github.com/org/repo/.github/workflows/release.yml@refs/"
+                               "tags/" +
+                                   std::string(100000, 'v')));
 }
 
 TEST_F(TrustPolicyTest, KeylessFieldsAreStrict) {

@@ -58,8 +58,9 @@ struct TrustedIdentity {
   std::shared_ptr<const std::regex> issuer_regex;
   std::shared_ptr<const std::regex> san_regex;
 
-  // True when both match. Never throws: a regex engine error (for example
-  // std::regex running out of stack on a huge SAN) is a non-match.
+  // True when both match. Never throws: a regex engine error is a
+  // non-match, and so is a value longer than 4096 bytes under a regex
+  // (std::regex recurses per character).
   bool Matches(std::string_view cert_issuer, std::string_view cert_san) const;
 };
 
