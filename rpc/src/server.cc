@@ -79,8 +79,17 @@ class ServerImpl;
 // Pushes deny-list deltas to subscribers. Lives on the event loop thread.
 class DenyListHub : private kj::TaskSet::ErrorHandler {
  public:
-  DenyListHub(Store* store, uint64_t lag_limit, Logger* logger)
-      : store_(store), lag_limit_(lag_limit), logger_(logger), tasks_(*this) {}
+  using PagePromise = kj::Promise<std::shared_ptr<absl::StatusOr<DenyListPage>>>;
+  // Reads the deltas after a sequence off the event loop: turning a large
+  // delta's bitmap into sorted digests takes long enough to hold up checks.
+  using Fetch = std::function<PagePromise(uint64_t after_seq, uint32_t max_deltas)>;
+
+  DenyListHub(Store* store, Fetch fetch, uint64_t lag_limit, Logger* logger)
+      : store_(store),
+        fetch_(std::move(fetch)),
+        lag_limit_(lag_limit),
+        logger_(logger),
+        tasks_(*this) {}
 
   uint64_t Add(schema::DenyListSubscriber::Client client, uint64_t after_seq) {
     uint64_t id = next_id_++;
@@ -118,7 +127,8 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
   struct Subscriber {
     schema::DenyListSubscriber::Client client;
     uint64_t sent_seq;
-    bool in_flight = false;
+    bool in_flight = false;  // a fetch or a deltas call is under way
+    bool dirty = false;      // a Publish arrived meanwhile: look again afterwards
   };
 
   static constexpr uint32_t kBatch = 256;
@@ -130,32 +140,54 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
 
   void Pump(uint64_t id) {
     auto it = subscribers_.find(id);
-    if (it == subscribers_.end() || it->second.in_flight) return;
-    Subscriber& sub = it->second;
-    absl::StatusOr<DenyListPage> page = store_->DenyListSince(sub.sent_seq, kBatch);
-    if (!page.ok()) {
-      LINEAGE_LOG(logger_, kError, "deny-list push: {}", std::string(page.status().message()));
+    if (it == subscribers_.end()) return;
+    if (it->second.in_flight) {
+      it->second.dirty = true;
       return;
     }
-    if (page->head_seq > sub.sent_seq + lag_limit_) {
+    it->second.in_flight = true;
+    it->second.dirty = false;
+    tasks_.add(fetch_(it->second.sent_seq, kBatch)
+                   .then([this, id](std::shared_ptr<absl::StatusOr<DenyListPage>> page) {
+                     Send(id, std::move(page));
+                   }));
+  }
+
+  // Back on the event loop with the page: resync, send, or go idle.
+  void Send(uint64_t id, std::shared_ptr<absl::StatusOr<DenyListPage>> page) {
+    auto it = subscribers_.find(id);
+    if (it == subscribers_.end()) return;
+    Subscriber& sub = it->second;
+    if (!page->ok()) {
+      LINEAGE_LOG(logger_, kError, "deny-list push: {}", std::string(page->status().message()));
+      Idle(id);
+      return;
+    }
+    const DenyListPage& p = **page;
+    if (p.head_seq > sub.sent_seq + lag_limit_) {
       // Bounded: a subscriber this far behind takes a snapshot instead of
       // replaying the log delta by delta.
       auto request = sub.client.resyncRequest();
-      request.setHeadSeq(page->head_seq);
-      request.setReason(Text(fmt::format("{} sequences behind (limit {})",
-                                         page->head_seq - sub.sent_seq, lag_limit_)));
+      request.setHeadSeq(p.head_seq);
+      request.setReason(Text(
+          fmt::format("{} sequences behind (limit {})", p.head_seq - sub.sent_seq, lag_limit_)));
       tasks_.add(request.send().ignoreResult());
       LINEAGE_LOG(logger_, kWarning, "subscriber {} fell {} behind: told to resync", id,
-                  page->head_seq - sub.sent_seq);
+                  p.head_seq - sub.sent_seq);
       subscribers_.erase(it);
       return;
     }
-    if (page->deltas.empty()) return;
+    if (p.deltas.empty()) {
+      Idle(id);
+      return;
+    }
 
+    // Limitation: the message itself is still built here, on the event
+    // loop; for a delta of a million digests that is tens of milliseconds
+    // during which checks wait.
     auto request = sub.client.deltasRequest();
-    FillDeltas(request.initDeltas(page->deltas.size()), page->deltas);
-    uint64_t last = page->deltas.back().seq;
-    sub.in_flight = true;
+    FillDeltas(request.initDeltas(p.deltas.size()), p.deltas);
+    uint64_t last = p.deltas.back().seq;
     tasks_.add(request.send().then(
         [this, id, last](auto&&) {
           auto found = subscribers_.find(id);
@@ -172,11 +204,19 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
         }));
   }
 
+  void Idle(uint64_t id) {
+    auto it = subscribers_.find(id);
+    if (it == subscribers_.end()) return;
+    it->second.in_flight = false;
+    if (it->second.dirty) Pump(id);
+  }
+
   void taskFailed(kj::Exception&& exception) override {
     LINEAGE_LOG(logger_, kInfo, "deny-list push task: {}", exception.getDescription().cStr());
   }
 
   Store* store_;
+  Fetch fetch_;
   uint64_t lag_limit_;
   Logger* logger_;
   std::map<uint64_t, Subscriber> subscribers_;
@@ -204,7 +244,16 @@ class ServerImpl final : public Server {
         credentials_(std::move(credentials)),
         // Held by pointer: kj types may throw from destructors, which a
         // noexcept destructor of ours must not declare.
-        hub_(std::make_unique<DenyListHub>(store, options_.lag_limit, logger_.get())) {
+        hub_(std::make_unique<DenyListHub>(
+            store,
+            [this](uint64_t after, uint32_t max) {
+              Store* store = store_;
+              std::function<absl::StatusOr<DenyListPage>()> read = [store, after, max] {
+                return store->DenyListSince(after, max);
+              };
+              return OffLoop(&reader_, std::move(read));
+            },
+            options_.lag_limit, logger_.get())) {
     // The store calls this on the writer thread after each durable change;
     // the push itself runs on the event loop.
     auto executor = std::shared_ptr<kj::Own<const kj::Executor>>(
@@ -221,6 +270,7 @@ class ServerImpl final : public Server {
   ~ServerImpl() override {
     store_->SetDenyListListener(nullptr);
     worker_.Stop();
+    reader_.Stop();
   }
 
   capnp::Capability::Client Bootstrap() override;
@@ -241,6 +291,7 @@ class ServerImpl final : public Server {
   void Shutdown() override {
     store_->SetDenyListListener(nullptr);
     worker_.Stop();
+    reader_.Stop();
     hub_->ResyncAll("the server is shutting down");
   }
 
@@ -255,6 +306,11 @@ class ServerImpl final : public Server {
   // Runs `fn` on the writer thread; the promise resolves on the event loop.
   template <typename T>
   kj::Promise<std::shared_ptr<T>> OffLoop(std::function<T()> fn) {
+    return OffLoop(&worker_, std::move(fn));
+  }
+
+  template <typename T>
+  kj::Promise<std::shared_ptr<T>> OffLoop(WorkerThread* thread, std::function<T()> fn) {
     auto paf = kj::newPromiseAndCrossThreadFulfiller<std::shared_ptr<T>>();
     auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::shared_ptr<T>>>>(
         kj::mv(paf.fulfiller));
@@ -294,6 +350,9 @@ class ServerImpl final : public Server {
   Metrics metrics_;
   std::unique_ptr<DenyListHub> hub_;
   WorkerThread worker_;
+  // Reads for the deny-list push, apart from the writer so that a long
+  // enforcement does not delay the push of the previous one.
+  WorkerThread reader_;
 };
 
 // ---- Gate ----
