@@ -4,6 +4,7 @@
 // it exists for, with its own reason. No mocks: every signature is real.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -100,6 +101,7 @@ struct CertSpec {
   std::string issuer_ext;  // Fulcio OIDC issuer extension; leaf only
   std::string san;         // URI SAN; leaf only
   bool code_signing = true;
+  bool timestamping = false;  // a TSA certificate instead of a Fulcio leaf
 };
 
 // A certificate for `key`, signed by `issuer_key` (self-signed when
@@ -123,6 +125,9 @@ Cert MakeCert(const CertSpec& spec, EVP_PKEY* key, X509* issuer_cert, EVP_PKEY* 
   if (spec.ca) {
     AddExtension(cert.get(), issuer, "basicConstraints", "critical,CA:TRUE");
     AddExtension(cert.get(), issuer, "keyUsage", "critical,keyCertSign,cRLSign");
+  } else if (spec.timestamping) {
+    AddExtension(cert.get(), issuer, "keyUsage", "critical,digitalSignature");
+    AddExtension(cert.get(), issuer, "extendedKeyUsage", "critical,timeStamping");
   } else {
     AddExtension(cert.get(), issuer, "keyUsage", "critical,digitalSignature");
     if (spec.code_signing) AddExtension(cert.get(), issuer, "extendedKeyUsage", "codeSigning");
@@ -168,6 +173,53 @@ std::vector<std::string> AuditPath(const std::vector<std::string>& leaves, size_
   return path;
 }
 
+int FixedTime(TS_RESP_CTX*, void* data, long* sec, long* usec) {
+  *sec = *static_cast<long*>(data);
+  *usec = 0;
+  return 1;
+}
+
+// An RFC 3161 TimeStampResponse (DER) over SHA-256(`message`) at `at`,
+// signed by `tsa_key` with certificate `tsa_cert`, as a TSA would answer.
+std::string Timestamp(std::string_view message, X509* tsa_cert, EVP_PKEY* tsa_key, long at) {
+  unsigned char hash[32];
+  EVP_Digest(message.data(), message.size(), hash, nullptr, EVP_sha256(), nullptr);
+  TS_REQ* req = TS_REQ_new();
+  TS_MSG_IMPRINT* imprint = TS_MSG_IMPRINT_new();
+  X509_ALGOR* algo = X509_ALGOR_new();
+  X509_ALGOR_set0(algo, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, nullptr);
+  TS_MSG_IMPRINT_set_algo(imprint, algo);  // copies
+  X509_ALGOR_free(algo);
+  TS_MSG_IMPRINT_set_msg(imprint, hash, sizeof(hash));
+  TS_REQ_set_version(req, 1);
+  TS_REQ_set_msg_imprint(req, imprint);
+  TS_REQ_set_cert_req(req, 1);
+  BIO* request = BIO_new(BIO_s_mem());
+  i2d_TS_REQ_bio(request, req);
+
+  TS_RESP_CTX* ctx = TS_RESP_CTX_new();
+  EXPECT_EQ(TS_RESP_CTX_set_signer_cert(ctx, tsa_cert), 1);
+  EXPECT_EQ(TS_RESP_CTX_set_signer_key(ctx, tsa_key), 1);
+  ASN1_OBJECT* policy = OBJ_txt2obj("1.3.6.1.4.1.57264.2", 1);
+  TS_RESP_CTX_set_def_policy(ctx, policy);
+  TS_RESP_CTX_add_md(ctx, EVP_sha256());
+  TS_RESP_CTX_set_signer_digest(ctx, EVP_sha256());
+  TS_RESP_CTX_set_time_cb(ctx, FixedTime, &at);
+  TS_RESP* resp = TS_RESP_create_response(ctx, request);
+  EXPECT_NE(resp, nullptr);
+  unsigned char* der = nullptr;
+  int len = resp != nullptr ? i2d_TS_RESP(resp, &der) : 0;
+  std::string out(reinterpret_cast<char*>(der), len > 0 ? len : 0);
+  OPENSSL_free(der);
+  TS_RESP_free(resp);
+  TS_RESP_CTX_free(ctx);
+  ASN1_OBJECT_free(policy);
+  BIO_free(request);
+  TS_MSG_IMPRINT_free(imprint);
+  TS_REQ_free(req);
+  return out;
+}
+
 std::string Hex(std::string_view bytes) {
   std::string out;
   for (unsigned char c : bytes)
@@ -185,6 +237,9 @@ class SigstoreGeneratedTest : public ::testing::Test {
                    ca_key_.get(), nullptr, nullptr);
     log_key_ = NewP256();
     leaf_key_ = NewP256();
+    tsa_key_ = NewP256();
+    tsa_ = MakeCert({"test tsa", kSignedAt - 86400, kSignedAt + 86400, false, "", "", false, true},
+                    tsa_key_.get(), ca_.get(), ca_key_.get());
     leaf_ = MakeLeaf(kSignedAt - 60, kSignedAt + 540);
   }
 
@@ -206,6 +261,12 @@ class SigstoreGeneratedTest : public ::testing::Test {
     log.log_id = Hash(SpkiDer(log_key_.get()));
     log.valid_for = {absl::FromUnixSeconds(kSignedAt - 86400 * 365), absl::InfiniteFuture()};
     root->AddTlog(std::move(log));
+    // The TSA's chain: its certificate, then the root that issued it.
+    CertificateAuthority tsa;
+    tsa.chain.push_back(*Certificate::FromDer(CertDer(tsa_.get())));
+    tsa.chain.push_back(*Certificate::FromDer(CertDer(ca_.get())));
+    tsa.valid_for = {absl::FromUnixSeconds(kSignedAt - 86400), absl::InfiniteFuture()};
+    root->AddTimestampAuthority(std::move(tsa));
     TrustPolicy policy;
     policy.AddTrustedRoot(root);
     policy.AddIdentity(*MakeTrustedIdentity("release", kIssuer, false, san_regex, true));
@@ -221,6 +282,11 @@ class SigstoreGeneratedTest : public ::testing::Test {
     bool proof_for_other_leaf = false;
     bool with_set = true;
     std::string media_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    // RFC 3161 timestamp by this TSA over the signature (or over
+    // `timestamped` when set); none when tsa_cert is null.
+    X509* tsa_cert = nullptr;
+    EVP_PKEY* tsa_key = nullptr;
+    std::string timestamped;
   };
 
   std::string Bundle(const Options& o) {
@@ -257,17 +323,25 @@ class SigstoreGeneratedTest : public ::testing::Test {
     std::string set = EncodeBase64(
         Sign(log_key_.get(), SignedEntryTimestampPayload(body, kSignedAt, log_id, log_index)));
 
+    std::string timestamps;
+    if (o.tsa_cert != nullptr) {
+      timestamps = fmt::format(
+          R"("timestampVerificationData":{{"rfc3161Timestamps":[{{"signedTimestamp":"{}"}}]}},)",
+          EncodeBase64(Timestamp(o.timestamped.empty() ? sig : o.timestamped, o.tsa_cert, o.tsa_key,
+                                 kSignedAt + 5)));
+    }
     std::string hashes;
     for (const std::string& h : path)
       hashes += (hashes.empty() ? "\"" : ",\"") + EncodeBase64(h) + "\"";
     return fmt::format(
-        R"({{"mediaType":"{}","verificationMaterial":{{"certificate":{{"rawBytes":"{}"}},)"
+        R"({{"mediaType":"{}","verificationMaterial":{{{}"certificate":{{"rawBytes":"{}"}},)"
         R"("tlogEntries":[{{"logIndex":"{}","logId":{{"keyId":"{}"}},)"
         R"("kindVersion":{{"kind":"dsse","version":"0.0.1"}},"integratedTime":"{}",{})"
         R"("inclusionProof":{{"logIndex":"{}","rootHash":"{}","treeSize":"{}","hashes":[{}],)"
         R"("checkpoint":{{"envelope":"{}"}}}},"canonicalizedBody":"{}"}}]}},)"
         R"("dsseEnvelope":{{"payload":"{}","payloadType":"{}","signatures":[{{"sig":"{}"}}]}}}})",
-        o.media_type, EncodeBase64(CertDer(leaf)), log_index, EncodeBase64(log_id), kSignedAt,
+        o.media_type, timestamps, EncodeBase64(CertDer(leaf)), log_index, EncodeBase64(log_id),
+        kSignedAt,
         o.with_set ? fmt::format(R"("inclusionPromise":{{"signedEntryTimestamp":"{}"}},)", set)
                    : "",
         index, EncodeBase64(root), leaves.size(), hashes, JsonEscape(checkpoint),
@@ -301,8 +375,8 @@ class SigstoreGeneratedTest : public ::testing::Test {
     return item.record.ok() ? "" : std::string(item.record.status().message());
   }
 
-  Pkey ca_key_, log_key_, leaf_key_;
-  Cert ca_, leaf_;
+  Pkey ca_key_, log_key_, leaf_key_, tsa_key_;
+  Cert ca_, leaf_, tsa_;
 };
 
 TEST_F(SigstoreGeneratedTest, WellFormedBundleVerifies) {
@@ -382,6 +456,51 @@ TEST_F(SigstoreGeneratedTest, V02BundleWithoutProofOrV01WithoutPromiseIsRejected
   o.media_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
   EXPECT_THAT(Rejection(Bundle(o), Policy()),
               HasSubstr("signing time: no verified transparency-log entry establishes when"));
+}
+
+TEST_F(SigstoreGeneratedTest, TrustedTimestampTimesAnEntryWithoutPromise) {
+  // As Rekor v2: an inclusion proof, no promise; a TSA gives the time.
+  Options o;
+  o.with_set = false;
+  o.tsa_cert = tsa_.get();
+  o.tsa_key = tsa_key_.get();
+  ItemResult item = VerifyOne(Bundle(o), Policy());
+  ASSERT_TRUE(item.record.ok()) << item.record.status();
+  EXPECT_TRUE(item.warnings.empty()) << item.warnings[0];
+  EXPECT_EQ(item.record->signers.at(0).signed_at, absl::FromUnixSeconds(kSignedAt + 5));
+}
+
+TEST_F(SigstoreGeneratedTest, UntrustedOrMisdirectedTimestampGivesNoTime) {
+  // A TSA whose certificate chains to no trusted root.
+  Pkey other_key = NewP256();
+  Cert other_ca = MakeCert({"other root", kSignedAt - 86400, kSignedAt + 86400, true},
+                           other_key.get(), nullptr, nullptr);
+  Pkey rogue_key = NewP256();
+  Cert rogue =
+      MakeCert({"rogue tsa", kSignedAt - 86400, kSignedAt + 86400, false, "", "", false, true},
+               rogue_key.get(), other_ca.get(), other_key.get());
+  Options o;
+  o.with_set = false;
+  o.tsa_cert = rogue.get();
+  o.tsa_key = rogue_key.get();
+  ItemResult item = VerifyOne(Bundle(o), Policy());
+  ASSERT_FALSE(item.record.ok());
+  EXPECT_THAT(std::string(item.record.status().message()),
+              HasSubstr("signing time: neither a verified transparency-log inclusion promise nor "
+                        "a verified RFC 3161 timestamp"));
+  ASSERT_EQ(item.warnings.size(), 1u);
+  EXPECT_THAT(item.warnings[0], HasSubstr("rfc3161Timestamps[0]: timestamp of "
+                                          "2025-01-01T00:00:05Z does not verify"));
+
+  // A trusted TSA's timestamp over something other than this signature.
+  o.tsa_cert = tsa_.get();
+  o.tsa_key = tsa_key_.get();
+  o.timestamped = "another signature";
+  item = VerifyOne(Bundle(o), Policy());
+  ASSERT_FALSE(item.record.ok());
+  EXPECT_THAT(std::string(item.record.status().message()), HasSubstr("signing time: "));
+  ASSERT_EQ(item.warnings.size(), 1u);
+  EXPECT_THAT(item.warnings[0], HasSubstr("does not verify"));
 }
 
 TEST_F(SigstoreGeneratedTest, LogEntryForOtherContentIsAMismatch) {

@@ -130,6 +130,7 @@ class TrustedRoot {
   TrustedRoot() = default;
   void AddCertificateAuthority(CertificateAuthority ca) { cas_.push_back(std::move(ca)); }
   void AddTlog(TransparencyLog log) { tlogs_.push_back(std::move(log)); }
+  void AddTimestampAuthority(CertificateAuthority tsa) { tsas_.push_back(std::move(tsa)); }
 
  private:
   std::string source_;
