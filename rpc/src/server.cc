@@ -304,18 +304,30 @@ class ServerImpl final : public Server {
   }
 
   // Runs `fn` on the writer thread; the promise resolves on the event loop.
+  // `what` names the request in the log, with a request id and its duration.
   template <typename T>
-  kj::Promise<std::shared_ptr<T>> OffLoop(std::function<T()> fn) {
-    return OffLoop(&worker_, std::move(fn));
+  kj::Promise<std::shared_ptr<T>> OffLoop(std::function<T()> fn, std::string what = "") {
+    return OffLoop(&worker_, std::move(fn), std::move(what));
   }
 
   template <typename T>
-  kj::Promise<std::shared_ptr<T>> OffLoop(WorkerThread* thread, std::function<T()> fn) {
+  kj::Promise<std::shared_ptr<T>> OffLoop(WorkerThread* thread, std::function<T()> fn,
+                                          std::string what = "") {
     auto paf = kj::newPromiseAndCrossThreadFulfiller<std::shared_ptr<T>>();
     auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::shared_ptr<T>>>>(
         kj::mv(paf.fulfiller));
-    worker_.Submit(
-        [fn = std::move(fn), fulfiller] { (*fulfiller)->fulfill(std::make_shared<T>(fn())); });
+    uint64_t id = what.empty() ? 0 : ++next_request_;
+    if (id != 0) LINEAGE_LOG(logger_.get(), kInfo, "req {}: {}", id, what);
+    Logger* logger = logger_.get();
+    thread->Submit([fn = std::move(fn), fulfiller, id, logger] {
+      absl::Time start = absl::Now();
+      auto result = std::make_shared<T>(fn());
+      if (id != 0) {
+        LINEAGE_LOG(logger, kInfo, "req {}: done in {:.1f} ms", id,
+                    absl::ToDoubleMilliseconds(absl::Now() - start));
+      }
+      (*fulfiller)->fulfill(std::move(result));
+    });
     return kj::mv(paf.promise);
   }
 
@@ -345,7 +357,8 @@ class ServerImpl final : public Server {
   Store* store_;
   ServerOptions options_;
   std::shared_ptr<Logger> logger_;
-  std::mutex mu_;  // guards credentials_ and options_.policy
+  uint64_t next_request_ = 0;  // event loop thread only
+  std::mutex mu_;              // guards credentials_ and options_.policy
   CredentialStore credentials_;
   Metrics metrics_;
   std::unique_ptr<DenyListHub> hub_;
@@ -466,6 +479,7 @@ class IngestImpl final : public schema::Ingest::Server {
     }
     std::shared_ptr<const ingest::TrustPolicy> policy = server_->policy();
     Store* store = server_->store();
+    size_t n_docs = docs.size();
     std::function<std::vector<ItemOutcome>()> work = [docs = std::move(docs), policy, store] {
       std::vector<ItemOutcome> out;
       ingest::TrustPolicy empty;
@@ -489,7 +503,7 @@ class IngestImpl final : public schema::Ingest::Server {
       }
       return out;
     };
-    return server_->OffLoop(std::move(work))
+    return server_->OffLoop(std::move(work), fmt::format("ingest {} documents", n_docs))
         .then([context, metrics = server_->metrics()](
                   std::shared_ptr<std::vector<ItemOutcome>> items) mutable {
           for (const ItemOutcome& o : *items) {
@@ -617,7 +631,9 @@ class ResponderImpl final : public schema::Responder::Server {
     std::function<absl::StatusOr<Plan>()> work = [store, request, listing] {
       return store->CreatePlan(request, listing);
     };
-    return server_->OffLoop(std::move(work))
+    return server_
+        ->OffLoop(std::move(work),
+                  fmt::format("plan {} roots by {}", request.roots.size(), request.actor))
         .then([context](std::shared_ptr<absl::StatusOr<Plan>> plan) mutable {
           auto results = context.getResults();
           FillStatus(results.initStatus(), plan->status());
@@ -638,7 +654,9 @@ class ResponderImpl final : public schema::Responder::Server {
     std::function<absl::StatusOr<EnforceResult>()> work = [store, plan_id, options] {
       return store->Enforce(plan_id, options);
     };
-    return server_->OffLoop(std::move(work))
+    return server_
+        ->OffLoop(std::move(work),
+                  fmt::format("enforce plan {} by {}", plan_id.substr(0, 12), options.actor))
         .then([context, metrics = server_->metrics()](
                   std::shared_ptr<absl::StatusOr<EnforceResult>> r) mutable {
           if (r->ok() && (*r)->enforced) metrics->CountEnforce((*r)->duration);
@@ -660,7 +678,7 @@ class ResponderImpl final : public schema::Responder::Server {
     std::function<absl::StatusOr<LiftResult>()> work = [store, rev, actor, reason] {
       return store->Lift(rev, actor, reason);
     };
-    return server_->OffLoop(std::move(work))
+    return server_->OffLoop(std::move(work), fmt::format("lift {} by {}", rev, actor))
         .then([context](std::shared_ptr<absl::StatusOr<LiftResult>> r) mutable {
           auto results = context.getResults();
           FillStatus(results.initStatus(), r->status());
@@ -693,7 +711,9 @@ class ApproverImpl final : public schema::Approver::Server {
     std::function<absl::StatusOr<Plan>()> work = [store, plan_id, principal] {
       return store->Approve(plan_id, principal);
     };
-    return server_->OffLoop(std::move(work))
+    return server_
+        ->OffLoop(std::move(work),
+                  fmt::format("approve plan {} by {}", plan_id.substr(0, 12), principal))
         .then([context](std::shared_ptr<absl::StatusOr<Plan>> plan) mutable {
           auto results = context.getResults();
           FillStatus(results.initStatus(), plan->status());
@@ -744,7 +764,7 @@ class AdminImpl final : public schema::Admin::Server {
       absl::Status s = store->Checkpoint(dir);
       return std::make_pair(s, absl::Now() - start);
     };
-    return server_->OffLoop(std::move(work))
+    return server_->OffLoop(std::move(work), fmt::format("backup to {}", dir))
         .then([context](std::shared_ptr<std::pair<absl::Status, absl::Duration>> r) mutable {
           auto results = context.getResults();
           FillStatus(results.initStatus(), r->first);

@@ -126,6 +126,7 @@ class Daemon {
 
   unsigned port() const { return port_; }
   unsigned http_port() const { return http_port_; }
+  pid_t pid() const { return pid_; }
   std::string log() const { return ReadAll(log_); }
 
  private:
@@ -670,6 +671,24 @@ TEST_F(RpcTest, PlaintextOffLoopbackIsRefused) {
   int status = system(command.c_str());
   EXPECT_EQ(WEXITSTATUS(status), 2);
   EXPECT_THAT(ReadAll(log), HasSubstr("only loopback"));
+}
+
+TEST_F(RpcTest, HangupReloadsCredentialsWrittenBehindTheDaemonsBack) {
+  absl::StatusOr<CredentialStore> creds = CredentialStore::Load(dir_ + "/db/credentials");
+  ASSERT_TRUE(creds.ok());
+  absl::StatusOr<std::string> late = creds->Create("late-gate", Role::kGate, absl::Now());
+  ASSERT_TRUE(late.ok());
+  schema::Lineage::Client lineage = Connect();
+  EXPECT_EQ(Login(lineage, *late).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kUnauthenticated));
+
+  ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);
+  bool reloaded =
+      WaitFor([&] { return daemon_->log().find("SIGHUP: reloaded") != std::string::npos; });
+  ASSERT_TRUE(reloaded) << daemon_->log();
+  EXPECT_EQ(Login(lineage, *late).getStatus().getCode(), 0u);
+  // Tokens that existed before the reload still work.
+  EXPECT_EQ(Login(lineage, Token(Role::kGate)).getStatus().getCode(), 0u);
 }
 
 TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {
