@@ -23,7 +23,7 @@ corpus="$root/tests/data/corpus"
 seeds="$build/seeds"
 artifacts="$build/artifacts"
 rm -rf "$seeds"
-mkdir -p "$seeds"/{envelope,statement,link,verify_document,bundle,certificate,inclusion_proof} "$artifacts"
+mkdir -p "$seeds"/{envelope,statement,link,verify_document,bundle,certificate,inclusion_proof,inventory} "$artifacts"
 
 # Every corpus file seeds the whole-document target; envelopes, links and
 # statements seed their own parsers, and the payloads inside the envelopes
@@ -122,8 +122,11 @@ for folder, _, files in os.walk(corpus):
                     pass
 PY
 
+# Workload inventories (kubectl pods JSON and lineage's list) seed their parser.
+cp "$root"/tests/data/inventories/*.json "$seeds/inventory/"
+
 status=0
-for target in envelope statement link verify_document bundle certificate inclusion_proof; do
+for target in envelope statement link verify_document bundle certificate inclusion_proof inventory; do
   work="$build/work-$target"
   rm -rf "$work"
   cp -r "$seeds/$target" "$work"
