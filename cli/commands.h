@@ -72,5 +72,8 @@ int RunShow(const Context& ctx, const std::string& ref);
 // the remote commands, so that both modes print the same bytes).
 int ReportTraversal(const Context& ctx, const TraverseArgs& args, const TraversalResult& result);
 int RunStats(const Context& ctx);
+// Writes a consistent copy of the database (a RocksDB checkpoint) to `dir`,
+// which must not exist. Needs the database lock: not while lineaged runs.
+int RunBackup(const Context& ctx, const std::string& dir);
 
 }  // namespace lineage::cli

@@ -401,6 +401,12 @@ int main(int argc, char** argv) {
       app.add_subcommand("stats", "Node, edge and attestation counts; size on disk");
   stats_cmd->add_flag("--json", ctx.json, "Print one JSON document");
 
+  std::string backup_dir;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup", "Write a consistent copy of the database (a RocksDB checkpoint) to DIR");
+  backup_cmd->add_option("dir", backup_dir, "A directory that does not exist yet")->required();
+  backup_cmd->add_flag("--json", ctx.json, "Print one JSON document");
+
   // Workload inventories and key hygiene (cli/workload_commands.h).
   WorkloadsIngestArgs workloads_ingest;
   WorkloadsListArgs workloads_list;
@@ -465,6 +471,7 @@ int main(int argc, char** argv) {
   }
   if (show_cmd->parsed()) return RunShow(ctx, show_ref);
   if (stats_cmd->parsed()) return RunStats(ctx);
+  if (backup_cmd->parsed()) return RunBackup(ctx, backup_dir);
   if (workloads_ingest_cmd->parsed()) return RunWorkloadsIngest(ctx, workloads_ingest);
   if (workloads_list_cmd->parsed()) return RunWorkloadsList(ctx, workloads_list);
   if (keys_cmd->parsed()) return RunKeys(ctx, keys);

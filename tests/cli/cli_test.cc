@@ -247,6 +247,21 @@ TEST_F(CliTest, DepthAndKindFiltersRestrictTraversal) {
   EXPECT_TRUE(bool(l["truncated"]));
 }
 
+TEST_F(CliTest, BackupWritesAnOpenableCopyAndRefusesToOverwrite) {
+  ASSERT_EQ(IngestSamples().exit_code, 0);
+  std::string copy = dir_ + "/copy";
+  ProcessResult r = Lineage({"backup", copy});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("backup     " + copy));
+  ProcessResult again = Lineage({"backup", copy});
+  EXPECT_EQ(again.exit_code, 4);
+  EXPECT_THAT(again.err, HasSubstr("exists"));
+
+  ProcessResult from_copy = RunProcess({LINEAGE_CLI_PATH, "--db", copy, "descendants", kFooPy});
+  ASSERT_EQ(from_copy.exit_code, 0) << from_copy.err;
+  EXPECT_THAT(from_copy.out, HasSubstr(kFooTarGz));
+}
+
 TEST_F(CliTest, StatsCountsNodesEdgesAndAttestations) {
   ASSERT_EQ(IngestSamples().exit_code, 0);
   ProcessResult r = Lineage({"stats", "--json"});
