@@ -59,6 +59,7 @@
 #include "rpc/src/convert.h"
 #include "schemas/lineage.capnp.h"
 #include "tests/ingest/signing_helpers.h"
+#include "tests/integration/daemon_process.h"
 
 namespace lineage::rpc {
 namespace {
@@ -117,13 +118,6 @@ int64_t Nanos(Clock::time_point t, Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t - t0).count();
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Loads one component: artifact 0 is its root; every later artifact derives
 // from one artifact of a recent window and, with probability 0.4, from a
 // second earlier one, so everything descends from the root (diamonds
@@ -167,79 +161,23 @@ std::string Statement(const std::string& subject_hex, const std::string& materia
       subject_hex, material_digest.substr(7));
 }
 
-// A lineaged child process on 127.0.0.1:0; its stderr goes to a file that
-// Start() polls (bounded) for the port.
+// lineaged on 127.0.0.1:0 over the test's database, with its trust policy.
 class Daemon {
  public:
   explicit Daemon(std::string dir) : dir_(std::move(dir)) {}
-  ~Daemon() { Kill(); }
 
   void Start(const std::string& policy) {
-    log_ = dir_ + "/lineaged.log";
-    std::vector<std::string> args = {LINEAGED_PATH, "--db",     dir_ + "/db", "--listen",
-                                     "127.0.0.1:0", "--policy", policy};
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, STDERR_FILENO);
-      std::vector<char*> argv;
-      for (std::string& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-    auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (Clock::now() < deadline) {
-      std::smatch m;
-      std::string text = ReadAll(log_);
-      if (std::regex_search(text, m, listening)) {
-        port_ = static_cast<unsigned>(std::stoul(m[1]));
-        return;
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL() << "lineaged exited early:\n" << text;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL() << "lineaged did not report its port:\n" << ReadAll(log_);
+    process_.Start(
+        {LINEAGED_PATH, "--db", dir_ + "/db", "--listen", "127.0.0.1:0", "--policy", policy},
+        dir_ + "/lineaged.log", std::chrono::seconds(60));
   }
-
-  // SIGTERM and a bounded wait; the exit status, or -2 if it had to be killed.
-  int Stop() {
-    if (pid_ < 0) return -1;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 2000; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    Kill();
-    return -2;
-  }
-
-  void Kill() {
-    if (pid_ < 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  unsigned port() const { return port_; }
-  std::string log() const { return ReadAll(log_); }
+  int Stop() { return process_.Stop(); }
+  unsigned port() const { return process_.port(); }
+  std::string log() const { return process_.log(); }
 
  private:
   std::string dir_;
-  std::string log_;
-  pid_t pid_ = -1;
-  unsigned port_ = 0;
+  ::lineage::testing::DaemonProcess process_;
 };
 
 // One logged-in connection on the calling thread's event loop (`io` must
@@ -615,7 +553,7 @@ Percentiles Summarise(std::vector<uint32_t> latencies) {
 // The three load averages of /proc/loadavg and its run-queue fields: the
 // figures are only as good as the machine was quiet.
 std::string LoadAverage() {
-  std::string text = ReadAll("/proc/loadavg");
+  std::string text = ::lineage::testing::ReadAll("/proc/loadavg");
   while (!text.empty() && text.back() == '\n')
     text.pop_back();
   return text;

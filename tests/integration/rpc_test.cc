@@ -26,6 +26,7 @@
 #include "rpc/include/lineage/rpc/credentials.h"
 #include "rpc/src/convert.h"
 #include "schemas/lineage.capnp.h"
+#include "tests/integration/daemon_process.h"
 
 namespace lineage::rpc {
 namespace {
@@ -39,25 +40,18 @@ constexpr char kFooPy[] = "sha256:74dc3727c6e89308b39e4dfedf787e37841198b1fa165a
 constexpr char kFooTarGz[] =
     "sha256:52947cb78b91ad01fe81cd6aef42d1f6817e92b9e6936c1e5aabb7c98514f355";
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ::lineage::testing::DaemonProcess;
+using ::lineage::testing::ReadAll;
 
-// A lineaged child process. Its stderr goes to a file that Start() polls for
-// the "listening on" line.
+// lineaged on this test's database, on 127.0.0.1:0, with the samples' trust
+// policy and any extra flags.
 class Daemon {
  public:
   Daemon(std::string dir, std::vector<std::string> extra_args)
       : dir_(std::move(dir)), extra_args_(std::move(extra_args)) {}
-  ~Daemon() { Kill(); }
 
   void Start() {
-    // A new file per start: an old one still names the old port.
     static int starts = 0;
-    log_ = fmt::format("{}/lineaged-{}.log", dir_, starts++);
     std::vector<std::string> args = {LINEAGED_PATH,
                                      "--db",
                                      dir_ + "/db",
@@ -66,76 +60,19 @@ class Daemon {
                                      "--policy",
                                      kSamples + "/policy.json"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, STDERR_FILENO);
-      std::vector<char*> argv;
-      for (std::string& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::smatch m;
-      std::string text = ReadAll(log_);
-      if (std::regex_search(text, m, listening)) {
-        port_ = static_cast<unsigned>(std::stoul(m[1]));
-        std::smatch h;
-        if (std::regex_search(text, h, std::regex("http on 127\\.0\\.0\\.1:([0-9]+)"))) {
-          http_port_ = static_cast<unsigned>(std::stoul(h[1]));
-        }
-        return;
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL() << "lineaged exited early:\n" << text;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL() << "lineaged did not report its port:\n" << ReadAll(log_);
+    process_.Start(args, fmt::format("{}/lineaged-{}.log", dir_, starts++));
   }
-
-  // SIGTERM, then waits (bounded) for a clean exit. Returns the exit status.
-  int Stop() {
-    if (pid_ < 0) return -1;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1000; ++i) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    Kill();
-    return -2;
-  }
-
-  void Kill() {
-    if (pid_ < 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  unsigned port() const { return port_; }
-  unsigned http_port() const { return http_port_; }
-  pid_t pid() const { return pid_; }
-  std::string log() const { return ReadAll(log_); }
+  int Stop() { return process_.Stop(); }
+  void Kill() { process_.Kill(); }
+  unsigned port() const { return process_.port(); }
+  unsigned http_port() const { return process_.http_port(); }
+  pid_t pid() const { return process_.pid(); }
+  std::string log() const { return process_.log(); }
 
  private:
   std::string dir_;
   std::vector<std::string> extra_args_;
-  std::string log_;
-  pid_t pid_ = -1;
-  unsigned port_ = 0;
-  unsigned http_port_ = 0;
+  DaemonProcess process_;
 };
 
 // Records what the daemon pushes. Optionally holds the first deltas call
