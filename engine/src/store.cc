@@ -780,7 +780,8 @@ absl::StatusOr<AttestationSummary> StoreImpl::GetAttestation(std::string_view id
 absl::Status StoreImpl::Checkpoint(const std::string& dir) {
   std::error_code ec;
   if (std::filesystem::exists(dir, ec)) {
-    return absl::AlreadyExistsError(fmt::format("{} exists; a checkpoint needs a new directory", dir));
+    return absl::AlreadyExistsError(
+        fmt::format("{} exists; a checkpoint needs a new directory", dir));
   }
   rocksdb::Checkpoint* raw = nullptr;
   if (absl::Status s = FromRocks(rocksdb::Checkpoint::Create(db_, &raw), "checkpoint"); !s.ok()) {
@@ -866,9 +867,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
             kCfNames[i]));
       }
       if (options.read_only) {
-        return absl::FailedPreconditionError(fmt::format(
-            "{} predates column family \"{}\": open it once read-write to upgrade it", path,
-            kCfNames[i]));
+        return absl::FailedPreconditionError(
+            fmt::format("{} predates column family \"{}\": open it once read-write to upgrade it",
+                        path, kCfNames[i]));
       }
     }
   } else if (!options.create_if_missing || options.read_only) {

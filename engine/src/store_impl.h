@@ -70,8 +70,10 @@ enum Cf : int {
 inline constexpr int kCoreCfCount = kMeta + 1;
 
 inline constexpr const char* kCfNames[kCfCount] = {
-    "default", kCfIds, kCfNodes, kCfAliases, kCfOut, kCfIn, kCfAttestations, kCfAttestationNumbers,
-    kCfMeta,   kCfPlans, kCfRevocations, kCfDenyLog, kCfEvidence, kCfAudit, kCfInventories,
+    "default",   kCfIds,   kCfNodes,        kCfAliases,
+    kCfOut,      kCfIn,    kCfAttestations, kCfAttestationNumbers,
+    kCfMeta,     kCfPlans, kCfRevocations,  kCfDenyLog,
+    kCfEvidence, kCfAudit, kCfInventories,
 };
 
 using EdgeTriple = std::tuple<NodeId, EdgeKind, NodeId>;
@@ -292,7 +294,6 @@ class StoreImpl final : public Store {
     StoredRevocation record;
     Roaring closure;  // artifact node ids, including sticky growth
   };
-
 
   // Restores settings, active revocations and their closures (by replaying
   // the deny-list log) and the audit head. Called by Load after the index.

@@ -355,7 +355,8 @@ class Store {
 
   // Evidence records of a revocation (its plan's, its approvals', its
   // enforcement's and its lift's) or of a plan id, oldest first.
-  virtual absl::StatusOr<std::vector<EvidenceRecord>> Evidence(std::string_view revocation_or_plan) = 0;
+  virtual absl::StatusOr<std::vector<EvidenceRecord>> Evidence(
+      std::string_view revocation_or_plan) = 0;
   // Audit entries with seq >= from_seq, at most `max`.
   virtual absl::StatusOr<std::vector<AuditEntry>> AuditLog(uint64_t from_seq, size_t max) = 0;
   // Re-hashes the whole chain and every evidence record it covers: finds an
