@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "cli/output.h"
+#include "cli/store_access.h"
 #include "engine/include/lineage/ref.h"
 #include "engine/include/lineage/store.h"
 #include "ingest/include/lineage/ingest/ingest.h"
@@ -28,10 +29,6 @@ namespace lineage::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Message(const absl::Status& status) {
-  return std::string(status.message());
-}
 
 int ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
@@ -53,24 +50,6 @@ void PrintJson(const Context& ctx, JsonWriter& w) {
   std::string text = w.Take();
   text += '\n';
   std::fwrite(text.data(), 1, text.size(), ctx.out);
-}
-
-// Queries open the database read-only so they can run beside a writer.
-absl::StatusOr<std::unique_ptr<Store>> OpenForQuery(const Context& ctx) {
-  if (!fs::exists(fs::path(ctx.db_path) / "CURRENT")) {
-    return absl::NotFoundError(
-        fmt::format("no lineage database at {} (create one with `lineage --db {} ingest ...`)",
-                    ctx.db_path, ctx.db_path));
-  }
-  StoreOptions options;
-  options.read_only = true;
-  options.create_if_missing = false;
-  auto store = Store::Open(ctx.db_path, options);
-  if (!store.ok()) {
-    return absl::Status(store.status().code(),
-                        fmt::format("{}: {}", ctx.db_path, Message(store.status())));
-  }
-  return store;
 }
 
 // ---------------------------------------------------------------- ingest
@@ -99,31 +78,6 @@ std::vector<InputFile> ExpandInputs(const std::vector<std::string>& paths) {
     }
   }
   return files;
-}
-
-absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes) {
-  std::string content;
-  if (path == "-") {
-    content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::error_code ec;
-    uintmax_t size = fs::file_size(path, ec);
-    if (ec) return absl::NotFoundError(fmt::format("{}: {}", path, ec.message()));
-    if (size > max_bytes) {
-      return absl::InvalidArgumentError(fmt::format(
-          "{}: {} bytes exceeds the document limit of {} bytes", path, size, max_bytes));
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return absl::NotFoundError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    }
-    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  if (content.size() > max_bytes) {
-    return absl::InvalidArgumentError(fmt::format(
-        "{}: {} bytes exceeds the document limit of {} bytes", path, content.size(), max_bytes));
-  }
-  return content;
 }
 
 enum class Verdict { kAccepted, kDuplicate, kRejected };
@@ -268,7 +222,8 @@ int RunIngest(const Context& ctx, const IngestArgs& args) {
     std::string name = path == "-" ? "<stdin>" : path;
     std::vector<ItemReport> items;
 
-    absl::StatusOr<std::string> content = ReadInput(path, options.limits.max_document_bytes);
+    absl::StatusOr<std::string> content =
+        ReadInput(path, options.limits.max_document_bytes, "document");
     if (!content.ok()) {
       items.push_back({name, Verdict::kRejected, "", Message(content.status()), {}});
     } else {

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "cli/output.h"
+#include "cli/store_access.h"
 #include "engine/include/lineage/ref.h"
 #include "engine/include/lineage/store.h"
 
@@ -39,10 +40,6 @@ constexpr size_t kAuditPage = 1000;
 // still unique in practice and greppable with `lineage show`.
 constexpr size_t kShortIdChars = 12;
 
-std::string Message(const absl::Status& status) {
-  return std::string(status.message());
-}
-
 int Fail(const Context& ctx, std::string_view command, const absl::Status& status) {
   fmt::print(ctx.err, "lineage {}: {}\n", command, Message(status));
   return RevocationExitCode(status);
@@ -57,37 +54,6 @@ void PrintJson(const Context& ctx, JsonWriter& w) {
   std::string text = w.Take();
   text += '\n';
   std::fwrite(text.data(), 1, text.size(), ctx.out);
-}
-
-absl::Status NoDatabase(const Context& ctx) {
-  return absl::NotFoundError(
-      fmt::format("no lineage database at {} (create one with `lineage --db {} ingest ...`)",
-                  ctx.db_path, ctx.db_path));
-}
-
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(const Context& ctx, bool read_only) {
-  // A revocation against a database that does not exist is a mistake in
-  // --db, never a reason to create an empty one.
-  if (!fs::exists(fs::path(ctx.db_path) / "CURRENT")) return NoDatabase(ctx);
-  StoreOptions options;
-  options.read_only = read_only;
-  options.create_if_missing = false;
-  auto store = Store::Open(ctx.db_path, options);
-  if (!store.ok()) {
-    return absl::Status(store.status().code(),
-                        fmt::format("{}: {}", ctx.db_path, Message(store.status())));
-  }
-  return store;
-}
-
-// Readers open read-only so that they run beside a writer (a gate script
-// checking while a responder enforces).
-absl::StatusOr<std::unique_ptr<Store>> OpenForQuery(const Context& ctx) {
-  return OpenStore(ctx, /*read_only=*/true);
-}
-
-absl::StatusOr<std::unique_ptr<Store>> OpenForWrite(const Context& ctx) {
-  return OpenStore(ctx, /*read_only=*/false);
 }
 
 // RFC 3339 with any offset ("2026-01-02T03:04:05Z", "...+02:00", fractions).

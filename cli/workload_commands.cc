@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "cli/output.h"
+#include "cli/store_access.h"
 #include "engine/include/lineage/ref.h"
 #include "engine/include/lineage/store.h"
 #include "ingest/include/lineage/ingest/inventory.h"
@@ -27,10 +28,6 @@ namespace fs = std::filesystem;
 
 // Inventory ids are SHA-256 hex; human output shows their first 12 digits.
 constexpr size_t kShortId = 12;
-
-std::string Message(const absl::Status& status) {
-  return std::string(status.message());
-}
 
 int ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
@@ -59,46 +56,6 @@ std::string ShortId(std::string_view id) {
 }
 
 // Queries open the database read-only so they can run beside a writer.
-absl::StatusOr<std::unique_ptr<Store>> OpenForQuery(const Context& ctx) {
-  if (!fs::exists(fs::path(ctx.db_path) / "CURRENT")) {
-    return absl::NotFoundError(fmt::format("no lineage database at {}", ctx.db_path));
-  }
-  StoreOptions options;
-  options.read_only = true;
-  options.create_if_missing = false;
-  auto store = Store::Open(ctx.db_path, options);
-  if (!store.ok()) {
-    return absl::Status(store.status().code(),
-                        fmt::format("{}: {}", ctx.db_path, Message(store.status())));
-  }
-  return store;
-}
-
-absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes) {
-  std::string content;
-  if (path == "-") {
-    content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::error_code ec;
-    uintmax_t size = fs::file_size(path, ec);
-    if (ec) return absl::NotFoundError(fmt::format("{}: {}", path, ec.message()));
-    if (size > max_bytes) {
-      return absl::InvalidArgumentError(fmt::format(
-          "{}: {} bytes exceeds the inventory limit of {} bytes", path, size, max_bytes));
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return absl::NotFoundError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    }
-    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  if (content.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {} bytes exceeds the inventory limit of {} bytes",
-                    path == "-" ? "<stdin>" : path, content.size(), max_bytes));
-  }
-  return content;
-}
 
 // ------------------------------------------------------- workloads ingest
 
@@ -254,7 +211,8 @@ int RunWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args) {
   for (const std::string& path : args.paths) {
     FileReport r;
     r.path = path == "-" ? "<stdin>" : path;
-    absl::StatusOr<std::string> content = ReadInput(path, options.limits.max_document_bytes);
+    absl::StatusOr<std::string> content =
+        ReadInput(path, options.limits.max_document_bytes, "inventory");
     absl::StatusOr<ingest::Inventory> inv =
         content.ok() ? ingest::ParseInventory(r.path, *content, options)
                      : absl::StatusOr<ingest::Inventory>(content.status());
