@@ -52,9 +52,23 @@ struct SyntheticWorkload {
   uint32_t image;
 };
 
+// What an artifact node is in the synthetic chain (kNone for keys, builders
+// and workloads). For kLayer and kFinalImage attestations, materials[0] is
+// the parent image (the FROM); for kBaseImage it is the root OS image.
+enum class ArtifactRole : uint8_t {
+  kNone,
+  kCommit,      // a git commit ("sha1:<40 hex>"); never a subject
+  kOsImage,     // a root OS image, built from a distribution commit
+  kBaseImage,   // FROM an OS image, e.g. a language runtime
+  kLayer,       // an intermediate image of a chain (a build stage)
+  kFinalImage,  // the last image of a chain: what workloads run
+  kLibrary,     // a package in the library dependency DAG
+};
+
 struct SupplyChain {
   std::vector<std::string> refs;  // engine ref syntax: "sha256:<hex>", "key:sha256:<hex>", ...
   std::vector<NodeKind> kinds;
+  std::vector<ArtifactRole> roles;  // per node, parallel to refs
   std::vector<Edge> edges;
   std::vector<SyntheticAttestation> attestations;
   std::vector<SyntheticWorkload> workloads;
@@ -63,8 +77,21 @@ struct SupplyChain {
   uint32_t most_popular_base = 0;  // the root OS image upstream of the most artifacts
   uint32_t busiest_key = 0;        // the key that signs the most artifacts
   uint32_t busiest_builder = 0;    // the builder that built the most artifacts
+
+  std::vector<uint32_t> os_images;     // every kOsImage node, most popular (Zipf rank 0) first
+  std::vector<uint32_t> final_images;  // every kFinalImage node, in build order
 };
 
+// Generates the chain. Node ids are assigned in this order: keys, builders,
+// artifacts (in build order, so every material has a smaller id than its
+// subject and the graph is acyclic), workloads. Exactly config.artifacts
+// artifact nodes are made (at least 16 are, whatever is asked). Attestation
+// times increase with the subject's id over two years from 2025-01-01 UTC.
 SupplyChain Generate(const ChainConfig& config);
+
+// The number of nodes reachable downstream of each root along every edge
+// kind, the root excluded (what a revocation of that root would taint,
+// workloads included). Builds one adjacency array for all roots.
+std::vector<uint64_t> ClosureSizes(const SupplyChain& chain, const std::vector<uint32_t>& roots);
 
 }  // namespace lineage::bench
