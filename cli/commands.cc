@@ -249,6 +249,8 @@ int RunIngest(const Context& ctx, const IngestArgs& args) {
             report.attestation = record.id;
             report.new_nodes = outcome->new_nodes;
             report.new_edges = outcome->new_edges;
+            for (std::string& warning : outcome->warnings)
+              report.warnings.push_back(fmt::format("store: {}", std::move(warning)));
           }
         }
         items.push_back(std::move(report));
@@ -417,6 +419,10 @@ void WriteEdgesJson(JsonWriter& w, const char* key, const std::vector<EdgeInfo>&
     w.Member("attestation", e.attestation);
     w.Key("time");
     w.Time(e.time);
+    if (e.evidence) {
+      w.Key("evidence");
+      WriteSignerEvidence(w, *e.evidence);
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -429,6 +435,7 @@ void PrintEdges(const Context& ctx, const char* title, const std::vector<EdgeInf
     fmt::print(ctx.out, "  {:<8} {} {}\n           attestation {}  {}\n", EdgeKindName(e.kind),
                incoming ? "from" : "to  ", incoming ? e.from : e.to, e.attestation,
                TimeText(e.time));
+    if (e.evidence) fmt::print(ctx.out, "           {}\n", SignerEvidenceText(*e.evidence));
   }
 }
 

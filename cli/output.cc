@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/include/lineage/attestation.h"
+
 namespace lineage::cli {
 
 void AppendJsonString(std::string& out, std::string_view value) {
@@ -131,6 +133,33 @@ std::string TimeText(absl::Time time) {
 std::string Abbreviate(std::string_view ref, size_t max_width) {
   if (ref.size() <= max_width || max_width < 8) return std::string(ref);
   return fmt::format("{}…", ref.substr(0, max_width - 1));
+}
+
+void WriteSignerEvidence(JsonWriter& w, const SignerEvidence& evidence) {
+  w.BeginObject();
+  w.Member("key", evidence.key_ref);
+  w.Member("issuer", evidence.issuer);
+  w.Member("san", evidence.san);
+  w.Member("certificate_sha256", evidence.certificate_sha256);
+  w.Key("log_index");
+  if (evidence.log_index >= 0) {
+    w.Int(evidence.log_index);
+  } else {
+    w.Null();
+  }
+  w.Key("signed_at");
+  w.Time(evidence.signed_at);
+  w.EndObject();
+}
+
+std::string SignerEvidenceText(const SignerEvidence& evidence) {
+  std::string text;
+  if (evidence.keyless())
+    text = fmt::format("certificate sha256:{}, ", evidence.certificate_sha256);
+  text += evidence.log_index >= 0 ? fmt::format("log index {}", evidence.log_index)
+                                  : std::string("no log entry");
+  text += fmt::format(", signed at {}", TimeText(evidence.signed_at));
+  return text;
 }
 
 }  // namespace lineage::cli

@@ -10,6 +10,10 @@
 
 #include "absl/time/time.h"
 
+namespace lineage {
+struct SignerEvidence;  // engine/include/lineage/attestation.h
+}  // namespace lineage
+
 namespace lineage::cli {
 
 // Appends JSON to a string. Tracks commas itself; the caller nests Begin/End
@@ -62,5 +66,14 @@ std::string TimeText(absl::Time time);
 // Shortens a long ref for tables: keeps the prefix and the first `keep`
 // characters of the value, then "…". Used only for human output.
 std::string Abbreviate(std::string_view ref, size_t max_width);
+
+// One signature's evidence (lineage show, lineage why) as a JSON object:
+// key, issuer, san, certificate_sha256 (empty strings for a key-based
+// signer), log_index (null when none) and signed_at (null when unknown).
+void WriteSignerEvidence(JsonWriter& w, const SignerEvidence& evidence);
+
+// The same on one line for people: "certificate sha256:<hex>, log index 12,
+// signed at 2024-...".
+std::string SignerEvidenceText(const SignerEvidence& evidence);
 
 }  // namespace lineage::cli

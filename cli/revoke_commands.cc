@@ -183,6 +183,14 @@ namespace {
 
 // ------------------------------------------------------------ JSON shapes
 
+void JsonEvidence(JsonWriter& w, std::string_view key, const std::vector<SignerEvidence>& values) {
+  w.Key(key);
+  w.BeginArray();
+  for (const SignerEvidence& e : values)
+    WriteSignerEvidence(w, e);
+  w.EndArray();
+}
+
 void JsonStrings(JsonWriter& w, std::string_view key, const std::vector<std::string>& values) {
   w.Key(key);
   w.BeginArray();
@@ -1140,6 +1148,7 @@ void JsonWhy(const Context& ctx, const WhyResult& why) {
       w.Member("kind", EdgeKindName(hop.kind));
       w.Member("attestation", hop.attestation);
       JsonStrings(w, "signers", hop.signers);
+      JsonEvidence(w, "evidence", hop.evidence);
       JsonTime(w, "time", hop.time);
       w.EndObject();
     }
@@ -1151,6 +1160,7 @@ void JsonWhy(const Context& ctx, const WhyResult& why) {
   w.BeginObject();
   w.MemberUint("ancestor_artifacts", why.ancestor_artifacts);
   JsonStrings(w, "signers", why.signers);
+  JsonEvidence(w, "signer_evidence", why.signer_evidence);
   JsonStrings(w, "builders", why.builders);
   JsonStrings(w, "materials", why.materials);
   JsonStrings(w, "attestations", why.attestations);
@@ -1204,6 +1214,8 @@ void PrintWhy(const Context& ctx, const WhyResult& why) {
       fmt::print(ctx.out, "    --{}--> {}  attestation {}  signed by {}  at {}\n",
                  EdgeKindName(hop.kind), hop.to, ShortId(hop.attestation), signers,
                  TimeOrDash(hop.time));
+      for (const SignerEvidence& e : hop.evidence)
+        fmt::print(ctx.out, "          {}: {}\n", e.key_ref, SignerEvidenceText(e));
     }
   }
 
@@ -1212,6 +1224,8 @@ void PrintWhy(const Context& ctx, const WhyResult& why) {
   fmt::print(ctx.out, "  {:<13}{}\n", "ancestors",
              Plural(why.ancestor_artifacts, "artifact", "artifacts"));
   PrintList(ctx, "signed by", why.signers);
+  for (const SignerEvidence& e : why.signer_evidence)
+    fmt::print(ctx.out, "  {:<13}{}: {}\n", "", e.key_ref, SignerEvidenceText(e));
   PrintList(ctx, "built by", why.builders);
   PrintList(ctx, "materials", why.materials);
   std::vector<std::string> short_ids;

@@ -8,8 +8,14 @@ namespace lineage::internal {
 namespace {
 
 // Leading byte of an `attestations` value, so the layout can evolve without
-// a format-version bump of the whole database.
-constexpr char kAttestationValueTag = 1;
+// a format-version bump of the whole database. Tag 1 values (no signer
+// evidence) are still read; new values are always written as tag 2.
+constexpr char kAttestationValueTagV1 = 1;
+constexpr char kAttestationValueTag = 2;
+
+// Bytes of one evidence entry without its strings: four length prefixes,
+// the log index and the time.
+constexpr size_t kMinEvidenceBytes = 4 * 4 + 8 + 8;
 
 }  // namespace
 
@@ -189,12 +195,22 @@ std::string EncodeAttestationValue(const StoredAttestation& a) {
   PutFixed32(&out, static_cast<uint32_t>(a.signers.size()));
   for (const std::string& signer : a.signers)
     PutLengthPrefixed(&out, signer);
+  PutFixed32(&out, static_cast<uint32_t>(a.evidence.size()));
+  for (const SignerEvidence& e : a.evidence) {
+    for (const std::string* s : {&e.key_ref, &e.issuer, &e.san, &e.certificate_sha256})
+      PutLengthPrefixed(&out, *s);
+    PutFixed64(&out, static_cast<uint64_t>(e.log_index));
+    PutFixed64(&out, static_cast<uint64_t>(TimeToMicros(e.signed_at)));
+  }
   PutLengthPrefixed(&out, a.raw);
   return out;
 }
 
 bool DecodeAttestationValue(std::string_view in, StoredAttestation* a) {
-  if (in.empty() || in[0] != kAttestationValueTag) return false;
+  if (in.empty() || (in[0] != kAttestationValueTagV1 && in[0] != kAttestationValueTag)) {
+    return false;
+  }
+  bool has_evidence = in[0] == kAttestationValueTag;
   in.remove_prefix(1);
   uint64_t time = 0, ingested = 0;
   if (!GetFixed64(&in, &a->number) || in.empty()) return false;
@@ -216,9 +232,46 @@ bool DecodeAttestationValue(std::string_view in, StoredAttestation* a) {
     if (!GetLengthPrefixed(&in, &s)) return false;
     a->signers.emplace_back(s);
   }
+  a->evidence.clear();
+  if (has_evidence) {
+    uint32_t entries = 0;
+    if (!GetFixed32(&in, &entries) || entries > in.size() / kMinEvidenceBytes) return false;
+    for (uint32_t i = 0; i < entries; ++i) {
+      SignerEvidence e;
+      for (std::string* field : {&e.key_ref, &e.issuer, &e.san, &e.certificate_sha256}) {
+        if (!GetLengthPrefixed(&in, &s)) return false;
+        field->assign(s);
+      }
+      uint64_t log_index = 0, signed_at = 0;
+      if (!GetFixed64(&in, &log_index) || !GetFixed64(&in, &signed_at)) return false;
+      e.log_index = static_cast<int64_t>(log_index);
+      e.signed_at = MicrosToTime(static_cast<int64_t>(signed_at));
+      a->evidence.push_back(std::move(e));
+    }
+  }
   if (!GetLengthPrefixed(&in, &s)) return false;
   a->raw.assign(s);
   return in.empty();
+}
+
+void SetSigners(const std::vector<VerifiedSigner>& signers, StoredAttestation* a) {
+  a->signers.clear();
+  a->evidence.clear();
+  for (const VerifiedSigner& signer : signers) {
+    a->signers.push_back(signer.key_ref);
+    if (signer.certificate_sha256.empty() && signer.log_index < 0 &&
+        signer.signed_at == absl::InfinitePast()) {
+      continue;
+    }
+    SignerEvidence e;
+    e.key_ref = signer.key_ref;
+    e.issuer = signer.issuer;
+    e.san = signer.san;
+    e.certificate_sha256 = signer.certificate_sha256;
+    e.log_index = signer.log_index;
+    e.signed_at = signer.signed_at;
+    a->evidence.push_back(std::move(e));
+  }
 }
 
 }  // namespace lineage::internal

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "engine/include/lineage/attestation.h"
 #include "engine/include/lineage/types.h"
 
 namespace lineage::internal {
@@ -112,10 +113,21 @@ struct StoredAttestation {
   std::string statement_type;
   std::string predicate_type;
   std::string source;
-  std::vector<std::string> signers;
+  std::vector<std::string> signers;  // key refs, in the record's order
+  // The evidence of each signer that has any (SignerEvidence), in signers
+  // order. Values written before this existed (tag 1) decode with none.
+  std::vector<SignerEvidence> evidence;
   std::string raw;
 };
+// Writes the current layout (tag 2). Every writer of `attestations` values
+// (Ingest, IngestBatch, bulk loads) must go through this and SetSigners.
 std::string EncodeAttestationValue(const StoredAttestation& a);
+// Accepts tag 1 (no evidence) and tag 2 values.
 bool DecodeAttestationValue(std::string_view in, StoredAttestation* a);
+
+// Fills a->signers and a->evidence from a verified record's signers: every
+// key ref, and the evidence of those that carry a certificate, a log index
+// or a signing time.
+void SetSigners(const std::vector<VerifiedSigner>& signers, StoredAttestation* a);
 
 }  // namespace lineage::internal

@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
+#include <tuple>
 #include <utility>
 
 #include <rocksdb/db.h>
@@ -987,6 +988,7 @@ absl::StatusOr<ChainHop> StoreImpl::FindHop(NodeId from, EdgeKind kind, NodeId t
     absl::StatusOr<AttestationSummary> summary = GetAttestation(hop.attestation);
     if (!summary.ok()) return summary.status();
     hop.signers = summary->signers;
+    hop.evidence = summary->evidence;
     return hop;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan edges");
@@ -1123,7 +1125,13 @@ absl::StatusOr<WhyResult> StoreImpl::Why(std::string_view digest) {
         result.attestations.end()) {
       result.attestations.push_back(e.attestation);
     }
+    if (e.evidence) result.signer_evidence.push_back(*e.evidence);
   }
+  std::sort(result.signer_evidence.begin(), result.signer_evidence.end(),
+            [](const SignerEvidence& a, const SignerEvidence& b) {
+              return std::tie(a.key_ref, a.signed_at, a.log_index) <
+                     std::tie(b.key_ref, b.signed_at, b.log_index);
+            });
   return result;
 }
 

@@ -101,6 +101,42 @@ absl::Status ValidateDigestSet(const ArtifactDigests& set, std::string_view what
   return absl::OkStatus();
 }
 
+bool IsKeylessKeyRef(std::string_view ref) {
+  return ref.substr(0, 12) == "key:keyless:";
+}
+
+bool IsLowerHexSha256(std::string_view hex) {
+  return hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// The evidence is stored and shown as the audit trail of a keyless node, so
+// it must describe that node: a certificate names exactly the identity the
+// signer is filed under, and only a keyless identity has a certificate.
+absl::Status ValidateEvidence(const VerifiedSigner& signer, std::string_view what) {
+  auto fail = [&](std::string_view why) {
+    return absl::InvalidArgumentError(fmt::format("{}: {}", what, why));
+  };
+  if (signer.log_index < -1) return fail("log_index below -1");
+  bool keyless = IsKeylessKeyRef(signer.key_ref);
+  if (signer.certificate_sha256.empty()) {
+    if (!signer.issuer.empty() || !signer.san.empty()) {
+      return fail("issuer or san given without certificate_sha256");
+    }
+    return absl::OkStatus();
+  }
+  if (!keyless) return fail("certificate_sha256 given for a signer that is not a keyless identity");
+  if (!IsLowerHexSha256(signer.certificate_sha256)) {
+    return fail("certificate_sha256 is not 64 lower-case hex digits");
+  }
+  absl::StatusOr<Ref> identity = KeylessRef(signer.issuer, signer.san);
+  if (!identity.ok() || identity->text != signer.key_ref) {
+    return fail(fmt::format("issuer and san do not name key_ref {}", signer.key_ref));
+  }
+  return absl::OkStatus();
+}
+
 // Checks everything Ingest relies on, before anything is written.
 absl::Status ValidateRecord(const AttestationRecord& record) {
   if (absl::Status s = ValidateRecordId(record.id); !s.ok()) return s;
@@ -130,6 +166,7 @@ absl::Status ValidateRecord(const AttestationRecord& record) {
   for (size_t i = 0; i < record.signers.size(); ++i) {
     absl::Status s = ValidateCanonical(record.signers[i].key_ref, NodeKind::kKey,
                                        fmt::format("signers[{}].key_ref", i));
+    if (s.ok()) s = ValidateEvidence(record.signers[i], fmt::format("signers[{}]", i));
     if (!s.ok()) return fail(s);
   }
   if (record.unsigned_ != record.signers.empty()) {
@@ -451,9 +488,18 @@ absl::StatusOr<IngestOutcome> StoreImpl::Prepare(const AttestationRecord& record
 
     // The keyid is a hint: one that does not make a valid ref, or is taken, or
     // looks like another key's fingerprint is not recorded (and does not fail
-    // the record).
+    // the record). Nor is one spelled as a keyless identity: a key-based
+    // signer must not capture the node of a workflow's identity, whose
+    // signatures keyless verification files under that name.
     absl::StatusOr<Ref> alias = ParseRef(fmt::format("key:{}", signer.keyid));
-    if (!alias.ok() || alias->kind != NodeKind::kKey || IsFingerprintKeyRef(alias->text)) continue;
+    if (!alias.ok() || alias->kind != NodeKind::kKey) continue;
+    if (IsFingerprintKeyRef(alias->text) || IsKeylessKeyRef(alias->text)) {
+      outcome.warnings.push_back(
+          fmt::format("keyid \"{}\" of {} is spelled as {} ref; not recorded as an alias",
+                      signer.keyid.substr(0, 200), signer.key_ref,
+                      IsKeylessKeyRef(alias->text) ? "a keyless identity" : "a key fingerprint"));
+      continue;
+    }
     absl::StatusOr<std::optional<uint64_t>> taken = LookupRef(alias->text, pb);
     if (!taken.ok()) return taken.status();
     if (!*taken) AddAlias(alias->text, *id, pb);
@@ -486,8 +532,7 @@ absl::StatusOr<IngestOutcome> StoreImpl::Prepare(const AttestationRecord& record
   a.statement_type = record.statement_type;
   a.predicate_type = record.predicate_type;
   a.source = record.source;
-  for (const VerifiedSigner& signer : record.signers)
-    a.signers.push_back(signer.key_ref);
+  internal::SetSigners(record.signers, &a);
   a.raw = record.raw;
   PutAttestation(record.id, a, pb);
 
@@ -681,7 +726,7 @@ absl::StatusOr<uint64_t> StoreImpl::CountDescendants(std::string_view ref,
 }
 
 absl::Status StoreImpl::ScanEdges(Cf which, NodeId node, bool outgoing,
-                                  absl::flat_hash_map<uint64_t, std::string>* attestation_ids,
+                                  absl::flat_hash_map<uint64_t, ScannedAttestation>* attestations,
                                   std::vector<EdgeInfo>* edges) {
   std::string lower = internal::EncodeFixed64(node);
   std::string upper = internal::EncodeFixed64(uint64_t{node} + 1);
@@ -697,11 +742,20 @@ absl::Status StoreImpl::ScanEdges(Cf which, NodeId node, bool outgoing,
                                    &time)) {
       return absl::DataLossError(fmt::format("malformed edge record of node {}", node));
     }
-    auto [pos, inserted] = attestation_ids->try_emplace(key.attestation);
+    auto [pos, inserted] = attestations->try_emplace(key.attestation);
+    ScannedAttestation& scanned = pos->second;
     if (inserted) {
       rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kAttestationNumbers),
-                                   internal::EncodeFixed64(key.attestation), &pos->second);
+                                   internal::EncodeFixed64(key.attestation), &scanned.id);
       if (!s.ok()) return FromRocks(s, fmt::format("attestation number {}", key.attestation));
+    }
+    // Only signed edges carry evidence, so only they pay for reading the
+    // attestation record, once per attestation.
+    if (key.kind == EdgeKind::kSigned && !scanned.evidence_read) {
+      absl::StatusOr<AttestationSummary> summary = GetAttestation(scanned.id);
+      if (!summary.ok()) return summary.status();
+      scanned.evidence = std::move(summary->evidence);
+      scanned.evidence_read = true;
     }
     EdgeInfo edge;
     std::string near_ref, far_ref;
@@ -714,8 +768,13 @@ absl::Status StoreImpl::ScanEdges(Cf which, NodeId node, bool outgoing,
     edge.from = outgoing ? near_ref : far_ref;
     edge.to = outgoing ? far_ref : near_ref;
     edge.kind = key.kind;
-    edge.attestation = pos->second;
+    edge.attestation = scanned.id;
     edge.time = time;
+    if (key.kind == EdgeKind::kSigned) {
+      for (const SignerEvidence& e : scanned.evidence) {
+        if (e.key_ref == edge.from) edge.evidence = e;
+      }
+    }
     edges->push_back(std::move(edge));
   }
   return FromRocks(it->status(), "scan edges");
@@ -745,11 +804,11 @@ absl::StatusOr<NodeInfo> StoreImpl::Show(std::string_view ref) {
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan aliases");
 
-  absl::flat_hash_map<uint64_t, std::string> attestation_ids;
-  if (absl::Status s = ScanEdges(kOut, *id, true, &attestation_ids, &info.out_edges); !s.ok()) {
+  absl::flat_hash_map<uint64_t, ScannedAttestation> attestations;
+  if (absl::Status s = ScanEdges(kOut, *id, true, &attestations, &info.out_edges); !s.ok()) {
     return s;
   }
-  if (absl::Status s = ScanEdges(kIn, *id, false, &attestation_ids, &info.in_edges); !s.ok()) {
+  if (absl::Status s = ScanEdges(kIn, *id, false, &attestations, &info.in_edges); !s.ok()) {
     return s;
   }
   return info;
@@ -773,6 +832,7 @@ absl::StatusOr<AttestationSummary> StoreImpl::GetAttestation(std::string_view id
   summary.time = a.time;
   summary.ingested_at = a.ingested_at;
   summary.signers = std::move(a.signers);
+  summary.evidence = std::move(a.evidence);
   summary.unsigned_ = a.unsigned_;
   return summary;
 }

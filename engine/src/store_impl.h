@@ -244,8 +244,15 @@ class StoreImpl final : public Store {
   absl::StatusOr<NodeId> FindNode(std::string_view ref);
   absl::StatusOr<TraversalResult> Traverse(std::string_view ref, const TraversalOptions& options,
                                            bool forward);
+  // What Show has read of one attestation number: its id, and (for signed
+  // edges) its signers' evidence.
+  struct ScannedAttestation {
+    std::string id;
+    bool evidence_read = false;
+    std::vector<SignerEvidence> evidence;
+  };
   absl::Status ScanEdges(Cf which, NodeId node, bool outgoing,
-                         absl::flat_hash_map<uint64_t, std::string>* attestation_ids,
+                         absl::flat_hash_map<uint64_t, ScannedAttestation>* attestations,
                          std::vector<EdgeInfo>* edges);
 
   const std::string path_;

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "absl/status/statusor.h"
+#include "ingest/include/lineage/ingest/crypto.h"
 #include "tests/cli/subprocess.h"
 
 namespace lineage {
@@ -275,6 +277,82 @@ TEST_F(CliTest, StatsCountsNodesEdgesAndAttestations) {
   EXPECT_GT(uint64_t(doc["db_bytes"]), 0u);
   ProcessResult human = Lineage({"stats"});
   EXPECT_THAT(human.out, HasSubstr("attestations"));
+}
+
+// A keyless signature's node is the workflow identity; `show` and `why` give
+// the certificate and log entry behind each signature, read back from the
+// database by a new process (so from disk, not from the ingesting one).
+TEST_F(CliTest, KeylessBundleEvidenceIsShownByShowAndWhyAfterReopen) {
+  const std::string bundle =
+      kCorpus + "/sigstore-bundle-v0.3/cli__cli__sigstore-js-2.1.0-bundle.json";
+  WriteFile(dir_ + "/policy.json",
+            R"({"version": 1, "keys": [],
+                "trusted_roots": [{"name": "public-good", "file": ")" +
+                kCorpus + R"(/keys/sigstore__sigstore-go__trusted-root-public-good.json"}],
+                "identities": [{"name": "any", "issuer_regex": ".*", "san_regex": ".*"}]})");
+  ProcessResult ingest = Lineage({"ingest", "--policy", dir_ + "/policy.json", bundle});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.out << ingest.err;
+
+  // What the bundle itself says: its certificate, log index and subject.
+  simdjson::dom::parser bundle_parser;
+  std::string bundle_text = ReadFile(bundle);
+  simdjson::dom::element b = bundle_parser.parse(bundle_text);
+  absl::StatusOr<std::string> der =
+      ingest::DecodeBase64(std::string_view(b["verificationMaterial"]["certificate"]["rawBytes"]));
+  ASSERT_TRUE(der.ok());
+  std::string fingerprint = ingest::Sha256Hex(*der);
+  int64_t log_index = std::stoll(
+      std::string(std::string_view(b["verificationMaterial"]["tlogEntries"].at(0)["logIndex"])));
+  absl::StatusOr<std::string> payload =
+      ingest::DecodeBase64(std::string_view(b["dsseEnvelope"]["payload"]));
+  ASSERT_TRUE(payload.ok());
+  simdjson::dom::parser statement_parser;
+  simdjson::dom::element statement = statement_parser.parse(*payload);
+  std::string subject =
+      "sha512:" + std::string(std::string_view(statement["subject"].at(0)["digest"]["sha512"]));
+
+  ProcessResult show = Lineage({"show", subject, "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  std::string identity;
+  for (simdjson::dom::element e : Json(show)["in_edges"].get_array()) {
+    if (std::string_view(e["kind"]) != "signed") continue;
+    identity = std::string(std::string_view(e["from"]));
+    simdjson::dom::element evidence = e["evidence"];
+    EXPECT_EQ(std::string_view(evidence["key"]), identity);
+    EXPECT_EQ(std::string_view(evidence["certificate_sha256"]), fingerprint);
+    EXPECT_EQ(int64_t(evidence["log_index"]), log_index);
+    EXPECT_EQ(std::string_view(evidence["issuer"]), "https://token.actions.githubusercontent.com");
+    EXPECT_TRUE(evidence["signed_at"].is_string());
+  }
+  EXPECT_THAT(identity, ::testing::StartsWith("key:keyless:")) << show.out;
+  ProcessResult show_text = Lineage({"show", subject});
+  EXPECT_THAT(show_text.out, HasSubstr("certificate sha256:" + fingerprint));
+  EXPECT_THAT(show_text.out, HasSubstr("log index " + std::to_string(log_index)));
+
+  // Revoke the build's source commit: the chain's hop names the signature.
+  std::string material;
+  for (simdjson::dom::element e : Json(show)["in_edges"].get_array()) {
+    if (std::string_view(e["kind"]) == "derived")
+      material = std::string(std::string_view(e["from"]));
+  }
+  ASSERT_FALSE(material.empty()) << show.out;
+  ProcessResult revoke =
+      Lineage({"revoke", "--digest", material, "--reason", "INC-1: bad commit", "--as", "alice"});
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.out << revoke.err;
+  ProcessResult why = Lineage({"why", subject, "--json"});
+  ASSERT_EQ(why.exit_code, 0) << why.out << why.err;
+  simdjson::dom::element doc = Json(why);
+  EXPECT_EQ(std::string_view(doc["verdict"]), "DENY");
+  simdjson::dom::element hop = doc["reasons"].at(0)["chain"].at(0);
+  EXPECT_EQ(std::string_view(hop["evidence"].at(0)["key"]), identity);
+  EXPECT_EQ(std::string_view(hop["evidence"].at(0)["certificate_sha256"]), fingerprint);
+  EXPECT_EQ(int64_t(hop["evidence"].at(0)["log_index"]), log_index);
+  simdjson::dom::element direct = doc["provenance"]["signer_evidence"].at(0);
+  EXPECT_EQ(std::string_view(direct["certificate_sha256"]), fingerprint);
+  EXPECT_EQ(int64_t(direct["log_index"]), log_index);
+  ProcessResult why_text = Lineage({"why", subject});
+  EXPECT_THAT(why_text.out, HasSubstr(identity + ": certificate sha256:" + fingerprint +
+                                      ", log index " + std::to_string(log_index)));
 }
 
 TEST_F(CliTest, EveryCommandHasHelp) {

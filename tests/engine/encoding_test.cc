@@ -71,8 +71,80 @@ TEST(EncodingTest, AttestationValueRoundTrips) {
   EXPECT_EQ(b.raw, a.raw);
 }
 
+TEST(EncodingTest, SignerEvidenceRoundTrips) {
+  StoredAttestation a;
+  a.signers = {"key:keyless:https://issuer|https://san", "key:sha256:bb"};
+  SignerEvidence keyless{"key:keyless:https://issuer|https://san",
+                         "https://issuer",
+                         "https://san",
+                         std::string(64, 'f'),
+                         123456789,
+                         absl::FromUnixMicros(1700000000123456)};
+  SignerEvidence timed_key{"key:sha256:bb", "", "", "", -1, absl::FromUnixSeconds(5)};
+  a.evidence = {keyless, timed_key};
+  a.raw = "raw";
+  StoredAttestation b;
+  b.evidence.push_back({});  // decoding replaces, never appends
+  ASSERT_TRUE(DecodeAttestationValue(EncodeAttestationValue(a), &b));
+  ASSERT_EQ(b.evidence.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(b.evidence[i].key_ref, a.evidence[i].key_ref);
+    EXPECT_EQ(b.evidence[i].issuer, a.evidence[i].issuer);
+    EXPECT_EQ(b.evidence[i].san, a.evidence[i].san);
+    EXPECT_EQ(b.evidence[i].certificate_sha256, a.evidence[i].certificate_sha256);
+    EXPECT_EQ(b.evidence[i].log_index, a.evidence[i].log_index);
+    EXPECT_EQ(b.evidence[i].signed_at, a.evidence[i].signed_at);
+  }
+  EXPECT_EQ(b.raw, "raw");
+}
+
+// A value as written before signer evidence existed (tag 1, docs/storage.md),
+// spelled out byte by byte so the test does not depend on today's encoder.
+TEST(EncodingTest, AttestationValueWithoutEvidenceFromOlderStoresDecodes) {
+  std::string v1;
+  v1.push_back(1);
+  PutFixed64(&v1, 7);  // number
+  v1.push_back(0);     // signed
+  PutFixed64(&v1, static_cast<uint64_t>(TimeToMicros(absl::FromUnixSeconds(100))));
+  PutFixed64(&v1, static_cast<uint64_t>(TimeToMicros(absl::FromUnixSeconds(200))));
+  for (std::string_view s : {"dsse", "application/vnd.in-toto+json", "st", "pt", "src"})
+    PutLengthPrefixed(&v1, s);
+  PutFixed32(&v1, 1);
+  PutLengthPrefixed(&v1, "key:keyless:https://issuer|https://san");
+  PutLengthPrefixed(&v1, "raw");
+  StoredAttestation a;
+  a.evidence.push_back({});
+  ASSERT_TRUE(DecodeAttestationValue(v1, &a));
+  EXPECT_EQ(a.number, 7u);
+  EXPECT_EQ(a.source, "src");
+  EXPECT_EQ(a.signers, std::vector<std::string>{"key:keyless:https://issuer|https://san"});
+  EXPECT_TRUE(a.evidence.empty());
+  EXPECT_EQ(a.raw, "raw");
+  v1[0] = 3;  // an unknown tag
+  EXPECT_FALSE(DecodeAttestationValue(v1, &a));
+}
+
+TEST(EncodingTest, SetSignersKeepsEvidenceOnlyForSignersThatHaveIt) {
+  VerifiedSigner plain{"key:sha256:aa", "kid", "ed25519"};
+  VerifiedSigner keyless{"key:keyless:https://issuer|https://san", "", "ecdsa-p256-sha256"};
+  keyless.issuer = "https://issuer";
+  keyless.san = "https://san";
+  keyless.certificate_sha256 = std::string(64, 'e');
+  keyless.log_index = 9;
+  keyless.signed_at = absl::FromUnixSeconds(9);
+  StoredAttestation a;
+  SetSigners({plain, keyless}, &a);
+  EXPECT_EQ(a.signers, (std::vector<std::string>{plain.key_ref, keyless.key_ref}));
+  ASSERT_EQ(a.evidence.size(), 1u);
+  EXPECT_EQ(a.evidence[0].key_ref, keyless.key_ref);
+  EXPECT_EQ(a.evidence[0].log_index, 9);
+}
+
 TEST(EncodingTest, TruncatedAttestationValueIsRefused) {
   StoredAttestation a;
+  a.signers = {"key:keyless:https://issuer|https://san"};
+  a.evidence = {{"key:keyless:https://issuer|https://san", "https://issuer", "https://san",
+                 std::string(64, 'f'), 1, absl::FromUnixSeconds(1)}};
   a.raw = "payload";
   std::string encoded = EncodeAttestationValue(a);
   StoredAttestation b;

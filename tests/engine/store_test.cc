@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include "engine/include/lineage/ref.h"
 #include "tests/engine/test_util.h"
 
 namespace lineage {
@@ -188,6 +190,128 @@ TEST_F(StoreTest, KeyIdShapedLikeAnotherKeysFingerprintIsNotRecorded) {
   ASSERT_TRUE(store_->Ingest(r).ok());
   EXPECT_EQ(store_->Show(KeyRef(99)).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(MustShow(KeyRef(3)).aliases.empty());
+}
+
+TEST_F(StoreTest, KeyIdSpelledAsKeylessIdentityCannotAliasIntoIt) {
+  // The workflow's identity node exists first; a key-based signer then
+  // claims its name as a keyid.
+  constexpr char kIssuer[] = "https://token.actions.githubusercontent.com";
+  constexpr char kSan[] = "https://github.com/o/r/.github/workflows/rel.yml@refs/tags/v1";
+  absl::StatusOr<Ref> identity = KeylessRef(kIssuer, kSan);
+  ASSERT_TRUE(identity.ok());
+  std::string keyid = identity->text.substr(4);  // "keyless:<issuer>|<san>"
+
+  // Before and after the identity node exists: neither may alias into it.
+  AttestationRecord early = SignedRecord("att0", 7, 8, 9);
+  early.signers[0].keyid = keyid;
+  absl::StatusOr<IngestOutcome> outcome = store_->Ingest(early);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->warnings.size(), 1u);
+  EXPECT_THAT(outcome->warnings[0], ::testing::HasSubstr("keyless identity"));
+  EXPECT_TRUE(MustShow(KeyRef(9)).aliases.empty());
+  EXPECT_EQ(store_->Show(identity->text).status().code(), absl::StatusCode::kNotFound);
+
+  AttestationRecord keyless = Record("att1", {Sha256(1)}, {});
+  keyless.unsigned_ = false;
+  keyless.signers.push_back({identity->text, "", "ecdsa-p256-sha256"});
+  ASSERT_TRUE(store_->Ingest(keyless).ok());
+  AttestationRecord squatter = SignedRecord("att2", 4, 5, 6);
+  squatter.signers[0].keyid = keyid;
+  outcome = store_->Ingest(squatter);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->warnings.size(), 1u);
+
+  NodeInfo node = MustShow(identity->text);
+  EXPECT_EQ(node.ref, identity->text);
+  ASSERT_EQ(node.out_edges.size(), 1u);
+  EXPECT_EQ(node.out_edges[0].to, Sha256(1));
+  EXPECT_TRUE(MustShow(KeyRef(6)).aliases.empty());
+}
+
+// A keyless signer as sigstore verification produces it.
+VerifiedSigner KeylessSigner(std::string_view san, std::string fingerprint, int64_t log_index) {
+  VerifiedSigner signer;
+  signer.issuer = "https://token.actions.githubusercontent.com";
+  signer.san = std::string(san);
+  signer.key_ref = KeylessRef(signer.issuer, signer.san)->text;
+  signer.algorithm = "ecdsa-p256-sha256";
+  signer.certificate_sha256 = std::move(fingerprint);
+  signer.log_index = log_index;
+  signer.signed_at = absl::FromUnixSeconds(1700000000 + log_index);
+  return signer;
+}
+
+TEST_F(StoreTest, KeylessEvidenceIsStoredWithTheAttestationAndSurvivesReopen) {
+  constexpr char kSan[] = "https://github.com/o/r/.github/workflows/rel.yml@refs/tags/v1";
+  // One identity, two signatures with different short-lived certificates.
+  std::string fp1(64, 'a'), fp2(64, 'b');
+  AttestationRecord first = Record("att1", {Sha256(1)}, {});
+  first.unsigned_ = false;
+  first.signers.push_back(KeylessSigner(kSan, fp1, 11));
+  AttestationRecord second = Record("att2", {Sha256(2)}, {});
+  second.unsigned_ = false;
+  second.signers.push_back(KeylessSigner(kSan, fp2, 22));
+  second.signers.push_back({KeyRef(3), "", "ed25519"});  // key-based, no evidence
+  ASSERT_TRUE(store_->Ingest(first).ok());
+  ASSERT_TRUE(store_->Ingest(second).ok());
+  Reopen();
+
+  std::string identity = first.signers[0].key_ref;
+  absl::StatusOr<AttestationSummary> summary = store_->GetAttestation("att2");
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_THAT(summary->signers, ElementsAre(identity, KeyRef(3)));
+  ASSERT_EQ(summary->evidence.size(), 1u);
+  const SignerEvidence& e = summary->evidence[0];
+  EXPECT_EQ(e.key_ref, identity);
+  EXPECT_EQ(e.issuer, "https://token.actions.githubusercontent.com");
+  EXPECT_EQ(e.san, kSan);
+  EXPECT_EQ(e.certificate_sha256, fp2);
+  EXPECT_EQ(e.log_index, 22);
+  EXPECT_EQ(e.signed_at, absl::FromUnixSeconds(1700000022));
+
+  // The identity is one node; each signed edge carries its own certificate.
+  NodeInfo node = MustShow(identity);
+  ASSERT_EQ(node.out_edges.size(), 2u);
+  for (const EdgeInfo& edge : node.out_edges) {
+    ASSERT_TRUE(edge.evidence.has_value()) << edge.to;
+    EXPECT_EQ(edge.evidence->certificate_sha256, edge.to == Sha256(1) ? fp1 : fp2);
+    EXPECT_EQ(edge.evidence->log_index, edge.to == Sha256(1) ? 11 : 22);
+  }
+  NodeInfo artifact = MustShow(Sha256(2));
+  int with_evidence = 0;
+  for (const EdgeInfo& edge : artifact.in_edges) {
+    if (edge.from == KeyRef(3)) EXPECT_FALSE(edge.evidence.has_value());
+    if (edge.evidence) ++with_evidence;
+  }
+  EXPECT_EQ(with_evidence, 1);
+}
+
+TEST_F(StoreTest, InconsistentSignerEvidenceIsRejected) {
+  constexpr char kSan[] = "https://github.com/o/r/.github/workflows/rel.yml@refs/tags/v1";
+  struct Case {
+    const char* what;
+    std::function<void(VerifiedSigner&)> spoil;
+  };
+  std::vector<Case> cases = {
+      {"certificate on a key", [](VerifiedSigner& s) { s.key_ref = KeyRef(1); }},
+      {"short fingerprint", [](VerifiedSigner& s) { s.certificate_sha256 = "abc"; }},
+      {"upper-case fingerprint",
+       [](VerifiedSigner& s) { s.certificate_sha256 = std::string(64, 'A'); }},
+      {"other identity", [](VerifiedSigner& s) { s.san = "https://github.com/evil"; }},
+      {"san without certificate", [](VerifiedSigner& s) { s.certificate_sha256.clear(); }},
+      {"log index below -1", [](VerifiedSigner& s) { s.log_index = -2; }},
+  };
+  for (const Case& c : cases) {
+    AttestationRecord r = Record("att1", {Sha256(1)}, {});
+    r.unsigned_ = false;
+    r.signers.push_back(KeylessSigner(kSan, std::string(64, 'c'), 5));
+    c.spoil(r.signers[0]);
+    absl::StatusOr<IngestOutcome> outcome = store_->Ingest(r);
+    EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInvalidArgument) << c.what;
+    EXPECT_THAT(std::string(outcome.status().message()), ::testing::HasSubstr("signers[0]"))
+        << c.what;
+  }
+  EXPECT_EQ(GetStats().attestations, 0u);
 }
 
 TEST_F(StoreTest, SameEdgeFromTwoAttestationsIsTwoAssertionsOfOneEdge) {

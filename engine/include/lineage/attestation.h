@@ -45,6 +45,26 @@ struct VerifiedSigner {
   absl::Time signed_at = absl::InfinitePast();
 };
 
+// What the store keeps of one signature's verified evidence (the
+// VerifiedSigner fields beyond key_ref), recorded with the attestation. A
+// keyless signer's node is its identity; this is the one certificate and
+// transparency-log entry behind this particular signature. A key-based
+// signer has evidence only when its bundle carried a log entry (no
+// certificate, issuer or SAN then). Returned by Store::Show (on signed
+// edges), Store::GetAttestation and Store::Why.
+struct SignerEvidence {
+  std::string key_ref;             // the signer's node, e.g. "key:keyless:<issuer>|<san>"
+  std::string issuer;              // keyless: the certificate's OIDC issuer extension
+  std::string san;                 // keyless: the certificate's subject alternative name
+  std::string certificate_sha256;  // keyless: lower-case hex SHA-256 of the leaf's DER
+  // Transparency-log index of the entry that timed the signature; -1 when
+  // there was none (an RFC 3161 timestamp alone timed it).
+  int64_t log_index = -1;
+  absl::Time signed_at = absl::InfinitePast();  // the verified signing time
+
+  bool keyless() const { return !certificate_sha256.empty(); }
+};
+
 struct AttestationRecord {
   // Identity: SHA-256 (hex) over the signed bytes (the DSSE PAE, or the
   // canonical JSON of an in-toto link's "signed"). Ingesting a record whose id

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "engine/include/lineage/attestation.h"
 #include "engine/include/lineage/types.h"
 
 namespace lineage {
@@ -217,9 +218,10 @@ struct ChainHop {
   std::string from;
   std::string to;
   EdgeKind kind = EdgeKind::kDerived;
-  std::string attestation;           // id
-  std::vector<std::string> signers;  // of that attestation
-  absl::Time time;                   // the edge's time
+  std::string attestation;               // id
+  std::vector<std::string> signers;      // of that attestation
+  std::vector<SignerEvidence> evidence;  // of those signers, as AttestationSummary::evidence
+  absl::Time time;                       // the edge's time
 };
 
 struct WhyReason {
@@ -236,7 +238,11 @@ struct WhyResult {
   std::vector<WhyReason> reasons;  // one per active revocation covering it
   // Provenance, for a promotable artifact (and useful for a blocked one).
   uint64_t ancestor_artifacts = 0;
-  std::vector<std::string> signers;       // keys that signed it directly
+  std::vector<std::string> signers;  // keys that signed it directly
+  // The evidence of each recorded direct signature (one per signer and
+  // attestation: a keyless identity's certificate fingerprint and log index),
+  // sorted by key ref, then signing time.
+  std::vector<SignerEvidence> signer_evidence;
   std::vector<std::string> builders;      // builders that built it directly
   std::vector<std::string> materials;     // direct materials
   std::vector<std::string> attestations;  // ids asserting its incoming edges

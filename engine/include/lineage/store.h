@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -153,6 +154,10 @@ struct IngestOutcome {
   bool duplicate = false;  // the attestation was already stored; nothing changed
   uint64_t new_nodes = 0;  // nodes created by this attestation
   uint64_t new_edges = 0;  // edges created by this attestation
+  // What was stored differently from how the record asked, e.g. a signer's
+  // keyid that is not recorded as an alias because it is spelled as a key
+  // fingerprint or a keyless identity (see docs/storage.md, "Node resolution").
+  std::vector<std::string> warnings;
 };
 
 struct TraversalOptions {
@@ -182,6 +187,11 @@ struct EdgeInfo {
   EdgeKind kind;
   std::string attestation;  // attestation id (hex)
   absl::Time time;
+  // Signed edges only: the evidence of this signature as the attestation
+  // recorded it (for a keyless identity: its certificate fingerprint and log
+  // index). Empty for other kinds, for key-based signatures without a log
+  // entry, and for attestations stored before evidence was recorded.
+  std::optional<SignerEvidence> evidence;
 };
 
 struct AttestationSummary {
@@ -192,6 +202,9 @@ struct AttestationSummary {
   absl::Time time;
   absl::Time ingested_at;
   std::vector<std::string> signers;  // key refs
+  // The evidence of those signers that have any (SignerEvidence), in
+  // signers order; empty for attestations stored before it was recorded.
+  std::vector<SignerEvidence> evidence;
   bool unsigned_ = false;
 };
 
