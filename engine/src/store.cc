@@ -189,6 +189,10 @@ bool IsFingerprintKeyRef(std::string_view ref) {
 
 namespace internal {
 
+absl::Status ValidateAttestationRecord(const AttestationRecord& record) {
+  return ValidateRecord(record);
+}
+
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return absl::OkStatus();
   std::string message = fmt::format("{}: {}", context, s.ToString());

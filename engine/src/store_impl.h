@@ -81,6 +81,10 @@ using EdgeTriple = std::tuple<NodeId, EdgeKind, NodeId>;
 // Maps a RocksDB status to the most specific absl code, with context.
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view context);
 
+// The checks Ingest and IngestBatch make of a record before storing it
+// (store.cc); BulkLoad makes the same ones.
+absl::Status ValidateAttestationRecord(const AttestationRecord& record);
+
 // A plan's closure as computed now.
 struct Closure {
   std::vector<RevocationRoot> roots;  // canonical
@@ -167,6 +171,7 @@ class StoreImpl final : public Store {
   absl::StatusOr<IngestOutcome> Ingest(const AttestationRecord& record) override;
   absl::StatusOr<std::vector<IngestOutcome>> IngestBatch(
       std::span<const AttestationRecord> records) override;
+  absl::StatusOr<BulkLoadResult> BulkLoad(std::span<const AttestationRecord> records) override;
   absl::StatusOr<IngestOutcome> AddRuns(const RunsRecord& record) override;
 
   // Workload inventories (inventory.cc) and key usage (key_usage.cc).
