@@ -46,11 +46,13 @@ constexpr size_t kDrainEvery = 4096;
 constexpr char kTempDir[] = "bulk-load.tmp";
 
 // One key/value pair drained from the batch. `prefix` holds the key's first
-// eight bytes big-endian (zero-padded), so most comparisons are one integer
-// compare; `seq` orders repeated puts of one key (the last one wins, as in a
+// sixteen bytes big-endian (zero-padded), so nearly every comparison is
+// decided by integers: refs share their first eight bytes ("sha256:" and one
+// hex digit), edge keys their first eight (the node) with all its edges.
+// `seq` orders repeated puts of one key (the last one wins, as in a
 // WriteBatch).
 struct Entry {
-  uint64_t prefix;
+  uint64_t prefix[2];
   uint64_t seq;
   const char* data;  // key bytes, then value bytes
   uint32_t key_size;
@@ -61,9 +63,19 @@ struct Entry {
 };
 
 bool KeyLess(const Entry& a, const Entry& b) {
-  if (a.prefix != b.prefix) return a.prefix < b.prefix;
-  const int c = a.key().compare(b.key());
-  return c != 0 ? c < 0 : a.seq < b.seq;
+  if (a.prefix[0] != b.prefix[0]) return a.prefix[0] < b.prefix[0];
+  if (a.prefix[1] != b.prefix[1]) return a.prefix[1] < b.prefix[1];
+  if (a.key_size > 16 || b.key_size > 16) {
+    const int c = a.key().compare(b.key());
+    if (c != 0) return c < 0;
+  } else if (a.key_size != b.key_size) {
+    return a.key_size < b.key_size;  // equal padded prefixes: the shorter key is a prefix
+  }
+  return a.seq < b.seq;
+}
+
+bool SameKey(const Entry& a, const Entry& b) {
+  return a.prefix[0] == b.prefix[0] && a.prefix[1] == b.prefix[1] && a.key() == b.key();
 }
 
 // Bump allocation in large blocks: one small allocation per drained entry
@@ -117,12 +129,16 @@ class SortedColumns : public rocksdb::WriteBatch::Handler {
     char* data = arena_.Allocate(key.size() + value.size());
     std::memcpy(data, key.data(), key.size());
     std::memcpy(data + key.size(), value.data(), value.size());
-    uint64_t prefix = 0;
-    for (size_t i = 0; i < 8; ++i) {
-      prefix = (prefix << 8) | (i < key.size() ? static_cast<uint8_t>(key[i]) : 0);
+    Entry entry{{0, 0},
+                seq_++,
+                data,
+                static_cast<uint32_t>(key.size()),
+                static_cast<uint32_t>(value.size())};
+    for (size_t i = 0; i < 16; ++i) {
+      uint64_t& word = entry.prefix[i / 8];
+      word = (word << 8) | (i < key.size() ? static_cast<uint8_t>(key[i]) : 0);
     }
-    columns_[column].push_back({prefix, seq_++, data, static_cast<uint32_t>(key.size()),
-                                static_cast<uint32_t>(value.size())});
+    columns_[column].push_back(entry);
   }
 
   std::vector<Entry>& column(size_t i) { return columns_[i]; }
@@ -143,7 +159,7 @@ rocksdb::Status WriteSst(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* handle,
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db->GetOptions(handle), handle);
   rocksdb::Status s = writer.Open(file);
   for (size_t i = 0; s.ok() && i < entries.size(); ++i) {
-    if (i + 1 < entries.size() && entries[i + 1].key() == entries[i].key()) continue;
+    if (i + 1 < entries.size() && SameKey(entries[i + 1], entries[i])) continue;
     const std::string_view key = entries[i].key();
     s = writer.Put(rocksdb::Slice(key.data(), key.size()), entries[i].value());
   }
