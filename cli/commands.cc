@@ -448,31 +448,34 @@ int RunShow(const Context& ctx, const std::string& ref_text) {
   if (!store.ok()) return Fail(ctx, store.status());
   absl::StatusOr<NodeInfo> node = (*store)->Show(ref->text);
   if (!node.ok()) return Fail(ctx, node.status());
+  return ReportShow(ctx, *node);
+}
 
+int ReportShow(const Context& ctx, const NodeInfo& node) {
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();
-    w.Member("ref", node->ref);
-    w.Member("kind", NodeKindName(node->kind));
+    w.Member("ref", node.ref);
+    w.Member("kind", NodeKindName(node.kind));
     w.Key("aliases");
     w.BeginArray();
-    for (const std::string& alias : node->aliases)
+    for (const std::string& alias : node.aliases)
       w.String(alias);
     w.EndArray();
-    WriteEdgesJson(w, "in_edges", node->in_edges);
-    WriteEdgesJson(w, "out_edges", node->out_edges);
+    WriteEdgesJson(w, "in_edges", node.in_edges);
+    WriteEdgesJson(w, "out_edges", node.out_edges);
     w.EndObject();
     PrintJson(ctx, w);
     return kExitOk;
   }
-  fmt::print(ctx.out, "{}\nkind: {}\n", node->ref, NodeKindName(node->kind));
-  if (!node->aliases.empty()) {
+  fmt::print(ctx.out, "{}\nkind: {}\n", node.ref, NodeKindName(node.kind));
+  if (!node.aliases.empty()) {
     fmt::print(ctx.out, "aliases:\n");
-    for (const std::string& alias : node->aliases)
+    for (const std::string& alias : node.aliases)
       fmt::print(ctx.out, "  {}\n", alias);
   }
-  PrintEdges(ctx, "in", node->in_edges, /*incoming=*/true);
-  PrintEdges(ctx, "out", node->out_edges, /*incoming=*/false);
+  PrintEdges(ctx, "in", node.in_edges, /*incoming=*/true);
+  PrintEdges(ctx, "out", node.out_edges, /*incoming=*/false);
   return kExitOk;
 }
 
@@ -514,12 +517,105 @@ int RunBackup(const Context& ctx, const std::string& dir) {
   return kExitOk;
 }
 
+int RunRestore(const Context& ctx, const RestoreArgs& args) {
+  std::error_code ec;
+  fs::path backup(args.backup), target(args.target);
+  if (!fs::exists(backup / "CURRENT", ec)) {
+    return Fail(ctx, absl::NotFoundError(fmt::format(
+                         "restore: {}: not a lineage backup (no CURRENT file)", args.backup)));
+  }
+  if (fs::exists(target, ec) && (!fs::is_directory(target, ec) || !fs::is_empty(target, ec))) {
+    return Fail(ctx, absl::InvalidArgumentError(fmt::format(
+                         "restore: {} exists and is not an empty directory; restore never "
+                         "overwrites: give a new path",
+                         args.target)));
+  }
+  fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  if (!fs::is_directory(parent, ec)) {
+    return Fail(ctx, absl::InvalidArgumentError(
+                         fmt::format("restore: {}: no such directory", parent.string())));
+  }
+
+  // Copy beside the target, so that the final rename stays on one file
+  // system and is atomic. Files are copied, not linked: the backup stays
+  // untouched by the restored database's compactions.
+  auto start = std::chrono::steady_clock::now();
+  fs::path staging = parent / fmt::format(".{}.restoring-{}", target.filename().string(), getpid());
+  fs::remove_all(staging, ec);
+  auto cleanup = [&] { fs::remove_all(staging, ec); };
+  fs::copy(backup, staging, fs::copy_options::recursive, ec);
+  if (ec) {
+    cleanup();
+    return Fail(ctx, absl::InternalError(fmt::format("restore: copying {} to {}: {}", args.backup,
+                                                     staging.string(), ec.message())));
+  }
+
+  uint64_t entries = 0;
+  std::string head;
+  {
+    StoreOptions options;
+    options.create_if_missing = false;
+    auto store = Store::Open(staging.string(), options);
+    if (!store.ok()) {
+      cleanup();
+      return Fail(ctx, absl::Status(store.status().code(),
+                                    fmt::format("restore: {} does not open: {}", args.backup,
+                                                Message(store.status()))));
+    }
+    absl::StatusOr<AuditVerification> verified = (*store)->VerifyAudit();
+    if (!verified.ok() || !verified->ok) {
+      std::string why = !verified.ok() ? Message(verified.status())
+                        : verified->problems.empty()
+                            ? std::string("the audit chain does not verify")
+                            : verified->problems.front();
+      cleanup();
+      fmt::print(ctx.err, "lineage: restore: {}: audit chain: {}; nothing restored\n", args.backup,
+                 why);
+      return verified.ok() ? kExitAuditFailed : kExitError;
+    }
+    entries = verified->entries;
+    head = verified->head_hash;
+  }
+
+  // An empty target directory is replaced by the verified copy.
+  if (fs::exists(target, ec)) fs::remove(target, ec);
+  fs::rename(staging, target, ec);
+  if (ec) {
+    cleanup();
+    return Fail(ctx, absl::InternalError(fmt::format("restore: renaming {} to {}: {}",
+                                                     staging.string(), args.target, ec.message())));
+  }
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (ctx.json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Member("restored", args.target);
+    w.Member("from", args.backup);
+    w.MemberUint("audit_entries", entries);
+    w.Member("audit_head_hash", head);
+    w.Key("duration_ms");
+    w.Uint(static_cast<uint64_t>(ms));
+    w.EndObject();
+    PrintJson(ctx, w);
+  } else {
+    fmt::print(ctx.out,
+               "restored   {} from {} in {:.0f} ms; audit chain verified ({} entr{}, head {})\n",
+               args.target, args.backup, ms, entries, entries == 1 ? "y" : "ies", head);
+  }
+  return kExitOk;
+}
+
 int RunStats(const Context& ctx) {
   auto store = OpenForQuery(ctx);
   if (!store.ok()) return Fail(ctx, store.status());
   absl::StatusOr<StoreStats> stats = (*store)->Stats();
   if (!stats.ok()) return Fail(ctx, stats.status());
+  return ReportStats(ctx, *stats, "database      " + ctx.db_path);
+}
 
+int ReportStats(const Context& ctx, const StoreStats& found, const std::string& where) {
+  const StoreStats* stats = &found;
   uint64_t nodes = 0, edges = 0;
   for (uint64_t n : stats->nodes_by_kind)
     nodes += n;
@@ -554,7 +650,7 @@ int RunStats(const Context& ctx) {
     PrintJson(ctx, w);
     return kExitOk;
   }
-  fmt::print(ctx.out, "database      {}\n", ctx.db_path);
+  fmt::print(ctx.out, "{}\n", where);
   fmt::print(ctx.out, "nodes         {}\n", nodes);
   for (int i = 0; i < kNodeKindCount; ++i) {
     fmt::print(ctx.out, "  {:<11} {}\n", NodeKindName(static_cast<NodeKind>(i + 1)),

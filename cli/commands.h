@@ -13,6 +13,8 @@
 
 namespace lineage {
 struct TraversalResult;  // engine/include/lineage/store.h
+struct NodeInfo;
+struct StoreStats;
 }  // namespace lineage
 
 namespace lineage::cli {
@@ -40,6 +42,12 @@ struct Context {
   // (cli/remote_commands.h); `token` is the credential it logs in with.
   std::string server;
   std::string token;
+  // TLS for --server (rpc::ClientOptions): the daemon's CA, and a client
+  // certificate and key for a daemon that requires them. Empty tls_ca:
+  // plaintext, which the client allows only to loopback.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   bool json = false;
   std::FILE* out = stdout;
   std::FILE* err = stderr;
@@ -71,9 +79,29 @@ int RunShow(const Context& ctx, const std::string& ref);
 // descendants/ancestors output for a traversal already made (shared with
 // the remote commands, so that both modes print the same bytes).
 int ReportTraversal(const Context& ctx, const TraverseArgs& args, const TraversalResult& result);
+// show's output for a node already read (shared with the remote commands).
+int ReportShow(const Context& ctx, const NodeInfo& node);
 int RunStats(const Context& ctx);
+// stats' output; `where` is its first line ("database      DIR", or the
+// server for the remote command).
+int ReportStats(const Context& ctx, const StoreStats& stats, const std::string& where);
 // Writes a consistent copy of the database (a RocksDB checkpoint) to `dir`,
 // which must not exist. Needs the database lock: not while lineaged runs.
 int RunBackup(const Context& ctx, const std::string& dir);
+
+struct RestoreArgs {
+  std::string backup;  // a checkpoint directory (lineage backup DIR)
+  std::string target;  // the new database path: must not exist, or be an empty directory
+};
+
+// Copies a backup into a new database at args.target: first into a
+// temporary sibling directory, which is opened (read-write, so RocksDB
+// replays and checks everything) and whose audit chain must verify; only
+// then is it renamed into place, so a failed restore leaves no half
+// database behind. Never overwrites: a non-empty target is a usage error.
+// Exit codes: kExitOk, kExitUsage (bad target), kExitNotFound (no backup),
+// kExitError (copy or open failed), kExitAuditFailed (the chain does not
+// verify; nothing is put in place).
+int RunRestore(const Context& ctx, const RestoreArgs& args);
 
 }  // namespace lineage::cli

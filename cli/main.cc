@@ -251,6 +251,18 @@ struct RemoteCli {
   int RunRemote(const CLI::App& app, const lineage::cli::Context& ctx, const RevocationCli& rev,
                 lineage::cli::TraverseArgs& traverse, const CLI::App* descendants_cmd,
                 const CLI::App* ancestors_cmd);
+
+  // The commands outside RevocationCli that have a remote form; main()
+  // fills them in.
+  struct Local {
+    const CLI::App* show_cmd = nullptr;
+    const std::string* show_ref = nullptr;
+    const CLI::App* stats_cmd = nullptr;
+    const CLI::App* backup_cmd = nullptr;
+    const std::string* backup_dir = nullptr;
+    const CLI::App* workloads_ingest_cmd = nullptr;
+    const lineage::cli::WorkloadsIngestArgs* workloads_ingest = nullptr;
+  } local;
 };
 
 void RemoteCli::Add(CLI::App& app, lineage::cli::Context& ctx) {
@@ -260,6 +272,17 @@ void RemoteCli::Add(CLI::App& app, lineage::cli::Context& ctx) {
       ->envname("LINEAGE_SERVER");
   app.add_option("--token", ctx.token, "Token for --server (default: $LINEAGE_TOKEN)")
       ->envname("LINEAGE_TOKEN");
+  app.add_option("--tls-ca", ctx.tls_ca,
+                 "PEM CA of lineaged's certificate: speak TLS to --server (default: "
+                 "$LINEAGE_TLS_CA; without it only a loopback --server is reached)")
+      ->envname("LINEAGE_TLS_CA");
+  app.add_option("--tls-cert", ctx.tls_cert,
+                 "PEM client certificate for a daemon that requires one (default: "
+                 "$LINEAGE_TLS_CERT)")
+      ->envname("LINEAGE_TLS_CERT");
+  app.add_option("--tls-key", ctx.tls_key,
+                 "PEM private key of --tls-cert (default: $LINEAGE_TLS_KEY)")
+      ->envname("LINEAGE_TLS_KEY");
 
   CLI::App* admin_cmd = app.add_subcommand("admin", "Administration of the lineaged daemon");
   admin_cmd->require_subcommand(1);
@@ -325,6 +348,15 @@ int RemoteCli::RunRemote(const CLI::App& app, const lineage::cli::Context& ctx,
   if (rev.approve_cmd->parsed()) return RunRemoteApprove(ctx, rev.approve);
   if (rev.enforce_cmd->parsed()) return RunRemoteEnforce(ctx, rev.enforce);
   if (rev.lift_cmd->parsed()) return RunRemoteLift(ctx, rev.lift);
+  if (rev.why_cmd->parsed()) return RunRemoteWhy(ctx, rev.why);
+  if (rev.plan_show_cmd->parsed()) return RunRemotePlanShow(ctx, rev.plan_show);
+  if (rev.plan_list_cmd->parsed()) return RunRemotePlanList(ctx);
+  if (local.show_cmd->parsed()) return RunRemoteShow(ctx, *local.show_ref);
+  if (local.stats_cmd->parsed()) return RunRemoteStats(ctx);
+  if (local.backup_cmd->parsed()) return RunRemoteBackup(ctx, *local.backup_dir);
+  if (local.workloads_ingest_cmd->parsed()) {
+    return RunRemoteWorkloadsIngest(ctx, *local.workloads_ingest);
+  }
   // Name the command as typed, subcommands included ("plan show").
   std::string name;
   for (const CLI::App* cmd = &app; !cmd->get_subcommands().empty();) {
@@ -407,6 +439,17 @@ int main(int argc, char** argv) {
   backup_cmd->add_option("dir", backup_dir, "A directory that does not exist yet")->required();
   backup_cmd->add_flag("--json", ctx.json, "Print one JSON document");
 
+  RestoreArgs restore;
+  CLI::App* restore_cmd = app.add_subcommand(
+      "restore",
+      "Make a new database at TARGET from a backup (a checkpoint dir), verified before it is "
+      "put in place");
+  restore_cmd->add_option("backup", restore.backup, "The backup directory (lineage backup DIR)")
+      ->required();
+  restore_cmd->add_option("target", restore.target, "The new database path: absent or empty")
+      ->required();
+  restore_cmd->add_flag("--json", ctx.json, "Print one JSON document");
+
   // Workload inventories and key hygiene (cli/workload_commands.h).
   WorkloadsIngestArgs workloads_ingest;
   WorkloadsListArgs workloads_list;
@@ -443,6 +486,9 @@ int main(int argc, char** argv) {
   revocation.Add(app, ctx);
   RemoteCli remote;
   remote.Add(app, ctx);
+  remote.local = {show_cmd,         &show_ref,   stats_cmd,
+                  backup_cmd,       &backup_dir, workloads_ingest_cmd,
+                  &workloads_ingest};
 
   try {
     app.parse(argc, argv);
@@ -454,6 +500,8 @@ int main(int argc, char** argv) {
   // admin token works on the file and gate watch needs --server: both come
   // before the --server dispatch.
   if (std::optional<int> code = remote.Run(ctx)) return *code;
+  // restore works on local directories only, with or without --server.
+  if (restore_cmd->parsed()) return RunRestore(ctx, restore);
   if (!ctx.server.empty()) {
     return remote.RunRemote(app, ctx, revocation, traverse, descendants_cmd, ancestors_cmd);
   }

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "cli/output.h"
+#include "cli/workload_commands.h"
 #include "engine/include/lineage/ref.h"
 #include "engine/include/lineage/revocation.h"
 #include "engine/include/lineage/store.h"
@@ -45,15 +47,22 @@ int RemoteFail(const Context& ctx, std::string_view command, const absl::Status&
   return RemoteExitCode(status);
 }
 
+rpc::ClientOptions Options(const Context& ctx) {
+  rpc::ClientOptions options;
+  options.address = ctx.server;
+  options.token = ctx.token;
+  options.tls_ca = ctx.tls_ca;
+  options.tls_cert = ctx.tls_cert;
+  options.tls_key = ctx.tls_key;
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<rpc::Client>> Connect(const Context& ctx) {
   if (ctx.token.empty()) {
     return absl::InvalidArgumentError(
         "--server needs a token: --token TOKEN or $LINEAGE_TOKEN (lineage admin token create)");
   }
-  rpc::ClientOptions options;
-  options.address = ctx.server;
-  options.token = ctx.token;
-  return rpc::Client::Connect(options);
+  return rpc::Client::Connect(Options(ctx));
 }
 
 // Runs `answer` with a connected client, or reports why there is none.
@@ -114,10 +123,22 @@ int RunRemoteCheck(const Context& ctx, const CheckArgs& args) {
   return WithClient(ctx, kCmd, rpc::Role::kGate, [&](rpc::Client& client) {
     absl::StatusOr<CheckResult> result = client.Check(*digest, options.unknown);
     if (!result.ok()) return RemoteFail(ctx, kCmd, result.status());
-    // Limitation: the RPC has no revocation lookup yet, so revocations are
-    // named by id only (their reasons print empty).
-    return ReportCheck(ctx, *std::move(result), options,
-                       [](const std::string&) { return std::string(); });
+    // One more call, only when revocations cover the digest, for their
+    // reasons; a failed lookup degrades to bare ids, as embedded.
+    std::map<std::string, std::string> reasons;
+    std::vector<std::string> ids = result->denied_by;
+    ids.insert(ids.end(), result->advisories.begin(), result->advisories.end());
+    if (!ids.empty()) {
+      absl::StatusOr<std::vector<Revocation>> revs = client.Revocations(ids);
+      if (revs.ok()) {
+        for (const Revocation& rev : *revs)
+          reasons[rev.id] = rev.reason;
+      }
+    }
+    return ReportCheck(ctx, *std::move(result), options, [&](const std::string& id) {
+      auto it = reasons.find(id);
+      return it == reasons.end() ? std::string() : it->second;
+    });
   });
 }
 
@@ -261,6 +282,124 @@ int RunRemoteLift(const Context& ctx, const LiftArgs& args) {
   });
 }
 
+// ------------------------------------------- why, show, plans, stats
+
+int RunRemoteWhy(const Context& ctx, const WhyArgs& args) {
+  constexpr std::string_view kCmd = "why";
+  if (args.dot && ctx.json) return ReportUsage(ctx, kCmd, "--json and --dot exclude each other");
+  absl::StatusOr<std::string> digest = ArtifactDigest(args.digest);
+  if (!digest.ok()) return ReportUsage(ctx, kCmd, std::string(digest.status().message()));
+  return WithClient(ctx, kCmd, rpc::Role::kGate, [&](rpc::Client& client) {
+    absl::StatusOr<WhyResult> why = client.Why(*digest);
+    if (!why.ok()) return RemoteFail(ctx, kCmd, why.status());
+    return ReportWhy(ctx, args, *why);
+  });
+}
+
+int RunRemoteShow(const Context& ctx, const std::string& ref_text) {
+  // show's errors print as embedded ones do: "lineage: <message>".
+  auto fail = [&](const absl::Status& status) {
+    fmt::print(ctx.err, "lineage: {}\n", std::string(status.message()));
+    return RemoteExitCode(status);
+  };
+  absl::StatusOr<Ref> ref = ParseRef(ref_text);
+  if (!ref.ok()) return fail(ref.status());
+  return WithClient(ctx, "show", rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<NodeInfo> node = client.Show(ref->text);
+    if (!node.ok()) return fail(node.status());
+    return ReportShow(ctx, *node);
+  });
+}
+
+int RunRemoteStats(const Context& ctx) {
+  auto fail = [&](const absl::Status& status) {
+    fmt::print(ctx.err, "lineage: {}\n", std::string(status.message()));
+    return RemoteExitCode(status);
+  };
+  return WithClient(ctx, "stats", rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<StoreStats> stats = client.Stats();
+    if (!stats.ok()) return fail(stats.status());
+    return ReportStats(ctx, *stats, "server        " + ctx.server);
+  });
+}
+
+int RunRemotePlanShow(const Context& ctx, const PlanShowArgs& args) {
+  constexpr std::string_view kCmd = "plan show";
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    uint32_t listed = static_cast<uint32_t>(std::min<uint64_t>(args.list, UINT32_MAX));
+    absl::StatusOr<Plan> plan = client.GetPlan(args.id, listed);
+    if (!plan.ok()) return RemoteFail(ctx, kCmd, plan.status());
+    return ReportPlanShow(ctx, *plan);
+  });
+}
+
+int RunRemotePlanList(const Context& ctx) {
+  constexpr std::string_view kCmd = "plan list";
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<std::vector<Plan>> plans = client.ListPlans();
+    if (!plans.ok()) return RemoteFail(ctx, kCmd, plans.status());
+    return ReportPlanList(ctx, *plans);
+  });
+}
+
+// ---------------------------------------------------- workloads ingest
+
+int RunRemoteWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args) {
+  constexpr std::string_view kCmd = "workloads ingest";
+  if (args.paths.empty()) {
+    fmt::print(ctx.err, "lineage {}: give at least one FILE (or - for stdin)\n", kCmd);
+    return kExitUsage;
+  }
+  // Argument errors print as embedded ones do: "lineage workloads ingest: <message>".
+  absl::StatusOr<ingest::InventoryFormat> format = ParseInventoryFormatFlag(args.format);
+  if (!format.ok()) {
+    fmt::print(ctx.err, "lineage {}: {}\n", kCmd, std::string(format.status().message()));
+    return kExitUsage;
+  }
+  ingest::InventoryOptions options;
+  options.cluster = args.cluster;
+  options.format = *format;
+  return WithClient(ctx, kCmd, rpc::Role::kIngest, [&](rpc::Client& client) {
+    TransportWatch watch;
+    int code =
+        ReportWorkloadsIngest(ctx, args, [&](const std::string& source, std::string content) {
+          return watch.Seen(client.IngestInventory(source, content, options));
+        });
+    return watch.Code(code);
+  });
+}
+
+// --------------------------------------------------------------- backup
+
+int RunRemoteBackup(const Context& ctx, const std::string& dir) {
+  constexpr std::string_view kCmd = "backup";
+  return WithClient(ctx, kCmd, rpc::Role::kAdmin, [&](rpc::Client& client) -> int {
+    absl::StatusOr<absl::Duration> took = client.Backup(dir);
+    if (!took.ok()) {
+      // As embedded backup reports it: "lineage: <message>", exit 4 for
+      // anything but an unreachable daemon.
+      fmt::print(ctx.err, "lineage: {}\n", std::string(took.status().message()));
+      return Transport(took.status()) ? kExitUnreachable : kExitError;
+    }
+    double ms = absl::ToDoubleMilliseconds(*took);
+    if (ctx.json) {
+      JsonWriter w;
+      w.BeginObject();
+      w.Member("backup", dir);
+      w.Key("duration_ms");
+      w.Uint(static_cast<uint64_t>(ms));
+      w.EndObject();
+      fmt::print(ctx.out, "{}\n", w.Take());
+    } else {
+      fmt::print(ctx.out,
+                 "backup     {} written by {} in {:.0f} ms (on the daemon's machine; open it "
+                 "with --db {} there)\n",
+                 dir, ctx.server, ms, dir);
+    }
+    return kExitOk;
+  });
+}
+
 // ----------------------------------------------------------- gate watch
 
 namespace {
@@ -329,9 +468,7 @@ class GateWatch {
         return kExitUnreachable;
       }
 
-      rpc::ClientOptions options;
-      options.address = ctx_.server;
-      options.token = ctx_.token;
+      rpc::ClientOptions options = Options(ctx_);
       options.timeout = timeout_;
       absl::StatusOr<std::unique_ptr<rpc::Client>> client = rpc::Client::Connect(options);
       absl::Status status = client.ok() ? Session(**client, &offline_since) : client.status();

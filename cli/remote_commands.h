@@ -8,9 +8,12 @@
 // output leaves it out or empty; docs/cli.md lists those places.
 //
 // Credentials: Context::token (--token, or $LINEAGE_TOKEN); every command
-// needs the token of the role that grants its call (check and deny-list:
-// gate; descendants and ancestors: reader; revoke, enforce, lift: responder;
-// approve: approver).
+// needs the token of the role that grants its call (check, why and
+// deny-list: gate; descendants, ancestors, show, stats and plan show/list:
+// reader; workloads ingest: ingest; revoke, enforce, lift: responder;
+// approve: approver; backup: admin). Transport: TLS with Context::tls_ca
+// (and a client certificate with tls_cert/tls_key), else plaintext to a
+// loopback daemon only.
 //
 // Exit codes: those of the embedded commands, plus kExitUnreachable (8) when
 // the daemon cannot be reached or does not answer within the call timeout.
@@ -22,6 +25,7 @@
 
 #include "cli/commands.h"
 #include "cli/revoke_commands.h"
+#include "cli/workload_commands.h"
 
 namespace lineage::cli {
 
@@ -34,6 +38,17 @@ int RunRemoteRevoke(const Context& ctx, const RevokeArgs& args);
 int RunRemoteApprove(const Context& ctx, const ApproveArgs& args);
 int RunRemoteEnforce(const Context& ctx, const EnforceArgs& args);
 int RunRemoteLift(const Context& ctx, const LiftArgs& args);
+int RunRemoteWhy(const Context& ctx, const WhyArgs& args);
+int RunRemoteShow(const Context& ctx, const std::string& ref);
+// The same as embedded stats, except the first line, which names the server.
+int RunRemoteStats(const Context& ctx);
+int RunRemotePlanShow(const Context& ctx, const PlanShowArgs& args);
+int RunRemotePlanList(const Context& ctx);
+// Each file is parsed and stored by the daemon (ingest token).
+int RunRemoteWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args);
+// An online checkpoint written by the daemon into `dir` on its machine
+// (admin token).
+int RunRemoteBackup(const Context& ctx, const std::string& dir);
 
 // A command (or flag) the RPC does not offer yet: says so and what is
 // missing, and returns kExitUsage. Nothing is faked over the network.

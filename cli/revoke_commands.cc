@@ -788,14 +788,18 @@ int RunPlanShow(const Context& ctx, const PlanShowArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<Plan> plan = (*store)->GetPlan(args.id, Listing(args.list));
   if (!plan.ok()) return Fail(ctx, kCmd, plan.status());
+  return ReportPlanShow(ctx, *plan);
+}
+
+int ReportPlanShow(const Context& ctx, const Plan& plan) {
   if (ctx.json) {
     JsonWriter w;
-    JsonPlan(w, *plan);
+    JsonPlan(w, plan);
     PrintJson(ctx, w);
     return kExitOk;
   }
-  PrintPlan(ctx, *plan, /*dry_run=*/false);
-  PrintNextSteps(ctx, *plan);
+  PrintPlan(ctx, plan, /*dry_run=*/false);
+  PrintNextSteps(ctx, plan);
   return kExitOk;
 }
 
@@ -805,19 +809,23 @@ int RunPlanList(const Context& ctx) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<std::vector<Plan>> plans = (*store)->ListPlans();
   if (!plans.ok()) return Fail(ctx, kCmd, plans.status());
+  return ReportPlanList(ctx, *plans);
+}
+
+int ReportPlanList(const Context& ctx, const std::vector<Plan>& plans) {
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();
     w.Key("plans");
     w.BeginArray();
-    for (const Plan& plan : *plans)
+    for (const Plan& plan : plans)
       JsonPlan(w, plan);
     w.EndArray();
     w.EndObject();
     PrintJson(ctx, w);
     return kExitOk;
   }
-  if (plans->empty()) {
+  if (plans.empty()) {
     fmt::print(ctx.err,
                "lineage plan list: no plans yet (make one with lineage revoke --dry-run)\n");
     return kExitOk;
@@ -825,7 +833,7 @@ int RunPlanList(const Context& ctx) {
   // Ids stay whole: they are what approve and enforce take.
   fmt::print(ctx.out, "{:<64}  {:<8}  {:>9}  {:<4}  {:>9}  {:<20}  {:<12}  {}\n", "id", "state",
              "artifacts", "bulk", "approvals", "created", "by", "reason");
-  for (const Plan& plan : *plans) {
+  for (const Plan& plan : plans) {
     fmt::print(ctx.out, "{:<64}  {:<8}  {:>9}  {:<4}  {:>9}  {:<20}  {:<12}  {}\n", plan.id,
                PlanStateName(plan.state), plan.artifact_count, plan.bulk ? "yes" : "no",
                plan.approvals.size(), TimeOrDash(plan.created_at), plan.created_by, plan.reason);
@@ -1297,12 +1305,16 @@ int RunWhy(const Context& ctx, const WhyArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<WhyResult> why = (*store)->Why(*digest);
   if (!why.ok()) return Fail(ctx, kCmd, why.status());
+  return ReportWhy(ctx, args, *why);
+}
+
+int ReportWhy(const Context& ctx, const WhyArgs& args, const WhyResult& why) {
   if (ctx.json) {
-    JsonWhy(ctx, *why);
+    JsonWhy(ctx, why);
   } else if (args.dot) {
-    PrintWhyDot(ctx, *why);
+    PrintWhyDot(ctx, why);
   } else {
-    PrintWhy(ctx, *why);
+    PrintWhy(ctx, why);
   }
   return kExitOk;
 }

@@ -173,5 +173,9 @@ int ReportApprove(const Context& ctx, const ApproveArgs& args, const Plan& plan)
 int ReportEnforce(const Context& ctx, const EnforceArgs& args, const EnforceResult& result,
                   const std::function<absl::StatusOr<Plan>()>& reviewed_plan);
 int ReportLift(const Context& ctx, const LiftArgs& args, const LiftResult& result);
+// plan show, plan list and why once their data is at hand.
+int ReportPlanShow(const Context& ctx, const Plan& plan);
+int ReportPlanList(const Context& ctx, const std::vector<Plan>& plans);
+int ReportWhy(const Context& ctx, const WhyArgs& args, const WhyResult& why);
 
 }  // namespace lineage::cli

@@ -65,41 +65,16 @@ constexpr const char* kVerdictNames[] = {"accepted", "duplicate", "stale", "reje
 struct FileReport {
   std::string path;
   Verdict verdict = Verdict::kRejected;
-  std::string error;  // when rejected; starts with the file name
-  std::vector<std::string> warnings;
-  ingest::Inventory inventory;  // when parsed
-  size_t images = 0;            // distinct digests
-  InventoryOutcome outcome;
+  ingest::InventoryReport report;  // error set when rejected; starts with the file name
 };
 
-InventoryRecord ToRecord(const ingest::Inventory& inv, const std::string& source, std::string raw) {
-  InventoryRecord record;
-  record.id = inv.id;
-  record.cluster = inv.cluster;
-  // kubectl output carries no time: the inventory is as of now.
-  record.time = inv.time == absl::InfinitePast()
-                    ? absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()))
-                    : inv.time;
-  record.source = source;
-  record.raw = std::move(raw);
-  for (const ingest::InventoryWorkload& w : inv.workloads) {
-    absl::StatusOr<Ref> ref = WorkloadRef(inv.cluster, w.ns, w.kind, w.name);
-    // ParseInventory checked every part, so this cannot fail; if it did, the
-    // store rejects the empty ref and the file is reported as rejected.
-    std::string workload = ref.ok() ? ref->text : std::string();
-    for (const std::string& image : w.images)
-      record.runs.push_back({image, workload});
-  }
-  return record;
-}
-
 void PrintReport(const Context& ctx, const WorkloadsIngestArgs& args, const FileReport& r) {
-  for (const std::string& w : r.warnings)
+  for (const std::string& w : r.report.warnings)
     fmt::print(ctx.err, "warning: {}: {}\n", r.path, w);
-  const ingest::Inventory& inv = r.inventory;
+  const ingest::InventoryReport& inv = r.report;
   switch (r.verdict) {
     case Verdict::kRejected:
-      fmt::print(ctx.out, "rejected   {}\n", r.error);  // the error names the file
+      fmt::print(ctx.out, "rejected   {}\n", inv.error);  // the error names the file
       return;
     case Verdict::kDuplicate:
       if (!args.quiet) {
@@ -119,12 +94,12 @@ void PrintReport(const Context& ctx, const WorkloadsIngestArgs& args, const File
       if (!args.quiet) {
         fmt::print(ctx.out,
                    "accepted   {}: cluster {}: inventory {}, {} workload{}, {} image{} ({} {}){}\n",
-                   r.path, inv.cluster, ShortId(inv.id), inv.workloads.size(),
-                   inv.workloads.size() == 1 ? "" : "s", r.images, r.images == 1 ? "" : "s",
-                   inv.pods, inv.format == ingest::InventoryFormat::kKubectl ? "pods" : "entries",
-                   r.outcome.replaced.empty()
+                   r.path, inv.cluster, ShortId(inv.id), inv.workloads,
+                   inv.workloads == 1 ? "" : "s", inv.images, inv.images == 1 ? "" : "s", inv.pods,
+                   inv.format == ingest::InventoryFormat::kKubectl ? "pods" : "entries",
+                   inv.outcome.replaced.empty()
                        ? std::string()
-                       : fmt::format("; replaced {}", ShortId(r.outcome.replaced)));
+                       : fmt::format("; replaced {}", ShortId(inv.outcome.replaced)));
       }
       return;
   }
@@ -134,28 +109,28 @@ void WriteReportJson(JsonWriter& w, const FileReport& r) {
   w.BeginObject();
   w.Member("path", r.path);
   w.Member("verdict", kVerdictNames[static_cast<int>(r.verdict)]);
+  const ingest::InventoryReport& inv = r.report;
   if (r.verdict == Verdict::kRejected) {
-    w.Member("error", r.error);
+    w.Member("error", inv.error);
   } else {
-    const ingest::Inventory& inv = r.inventory;
     w.Member("cluster", inv.cluster);
     w.Member("inventory", inv.id);
     w.Member("format", ingest::InventoryFormatName(inv.format));
     w.MemberUint("pods", inv.pods);
-    w.MemberUint("workloads", inv.workloads.size());
-    w.MemberUint("images", r.images);
+    w.MemberUint("workloads", inv.workloads);
+    w.MemberUint("images", inv.images);
     w.Key("replaced");
-    if (r.outcome.replaced.empty()) {
+    if (inv.outcome.replaced.empty()) {
       w.Null();
     } else {
-      w.String(r.outcome.replaced);
+      w.String(inv.outcome.replaced);
     }
-    w.MemberUint("new_nodes", r.outcome.new_nodes);
-    w.MemberUint("new_edges", r.outcome.new_edges);
+    w.MemberUint("new_nodes", inv.outcome.new_nodes);
+    w.MemberUint("new_edges", inv.outcome.new_edges);
   }
   w.Key("warnings");
   w.BeginArray();
-  for (const std::string& warning : r.warnings)
+  for (const std::string& warning : inv.warnings)
     w.String(warning);
   w.EndArray();
   w.EndObject();
@@ -175,24 +150,24 @@ std::string DisplayAge(absl::Duration age) {
 
 }  // namespace
 
+absl::StatusOr<ingest::InventoryFormat> ParseInventoryFormatFlag(std::string_view text) {
+  if (text == "auto") return ingest::InventoryFormat::kAuto;
+  if (text == "kubectl") return ingest::InventoryFormat::kKubectl;
+  if (text == "list") return ingest::InventoryFormat::kList;
+  return absl::InvalidArgumentError(
+      fmt::format("--format: unknown format \"{}\" (auto, kubectl, list)", text));
+}
+
 int RunWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args) {
   constexpr std::string_view kCmd = "workloads ingest";
   if (args.paths.empty()) {
     return Fail(ctx, kCmd, absl::InvalidArgumentError("give at least one FILE (or - for stdin)"));
   }
+  absl::StatusOr<ingest::InventoryFormat> format = ParseInventoryFormatFlag(args.format);
+  if (!format.ok()) return Fail(ctx, kCmd, format.status());
   ingest::InventoryOptions options;
   options.cluster = args.cluster;
-  if (args.format == "auto") {
-    options.format = ingest::InventoryFormat::kAuto;
-  } else if (args.format == "kubectl") {
-    options.format = ingest::InventoryFormat::kKubectl;
-  } else if (args.format == "list") {
-    options.format = ingest::InventoryFormat::kList;
-  } else {
-    return Fail(ctx, kCmd,
-                absl::InvalidArgumentError(fmt::format(
-                    "--format: unknown format \"{}\" (auto, kubectl, list)", args.format)));
-  }
+  options.format = *format;
 
   auto store = Store::Open(ctx.db_path, StoreOptions{});
   if (!store.ok()) {
@@ -200,7 +175,14 @@ int RunWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args) {
                 absl::Status(store.status().code(),
                              fmt::format("{}: {}", ctx.db_path, Message(store.status()))));
   }
+  return ReportWorkloadsIngest(ctx, args, [&](const std::string& source, std::string content) {
+    return ingest::StoreInventory(**store, source, std::move(content), options, absl::Now());
+  });
+}
 
+int ReportWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args,
+                          const StoreInventoryFn& store_one) {
+  constexpr std::string_view kCmd = "workloads ingest";
   uint64_t counts[4] = {};
   JsonWriter json;
   if (ctx.json) {
@@ -212,37 +194,25 @@ int RunWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args) {
     FileReport r;
     r.path = path == "-" ? "<stdin>" : path;
     absl::StatusOr<std::string> content =
-        ReadInput(path, options.limits.max_document_bytes, "inventory");
-    absl::StatusOr<ingest::Inventory> inv =
-        content.ok() ? ingest::ParseInventory(r.path, *content, options)
-                     : absl::StatusOr<ingest::Inventory>(content.status());
-    if (!inv.ok()) {
-      r.error = Message(inv.status());
-      // kubectl output never names its cluster: say how to give it.
-      if (args.cluster.empty() && r.error.find("cluster:") != std::string::npos) {
-        r.error += " (pass --cluster NAME)";
-      }
+        ReadInput(path, ingest::InventoryLimits{}.max_document_bytes, "inventory");
+    if (!content.ok()) {
+      r.report.error = Message(content.status());
     } else {
-      r.inventory = *std::move(inv);
-      r.warnings = std::move(r.inventory.warnings);
-      std::set<std::string_view> images;
-      for (const ingest::InventoryWorkload& w : r.inventory.workloads)
-        images.insert(w.images.begin(), w.images.end());
-      r.images = images.size();
-      absl::StatusOr<InventoryOutcome> outcome =
-          (*store)->ReplaceInventory(ToRecord(r.inventory, r.path, *std::move(content)));
-      if (!outcome.ok()) {
-        // A store failure is not the input's fault: stop rather than report
-        // every following file as rejected.
-        if (outcome.status().code() != absl::StatusCode::kInvalidArgument) {
-          return Fail(ctx, kCmd, outcome.status());
-        }
-        r.error = fmt::format("{}: store: {}", r.path, Message(outcome.status()));
-      } else {
-        r.outcome = *outcome;
-        r.verdict = outcome->duplicate ? Verdict::kDuplicate
-                    : outcome->stale   ? Verdict::kStale
-                                       : Verdict::kAccepted;
+      absl::StatusOr<ingest::InventoryReport> stored = store_one(r.path, *std::move(content));
+      // A store failure is not the input's fault: stop rather than report
+      // every following file as rejected.
+      if (!stored.ok()) return Fail(ctx, kCmd, stored.status());
+      r.report = *std::move(stored);
+      // kubectl output never names its cluster: say how to give it.
+      if (!r.report.error.empty() && args.cluster.empty() &&
+          r.report.error.find(": store: ") == std::string::npos &&
+          r.report.error.find("cluster:") != std::string::npos) {
+        r.report.error += " (pass --cluster NAME)";
+      }
+      if (r.report.error.empty()) {
+        r.verdict = r.report.outcome.duplicate ? Verdict::kDuplicate
+                    : r.report.outcome.stale   ? Verdict::kStale
+                                               : Verdict::kAccepted;
       }
     }
     counts[static_cast<int>(r.verdict)]++;

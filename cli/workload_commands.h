@@ -10,6 +10,7 @@
 // is one JSON document whose shape docs/cli.md documents.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cli/commands.h"
+#include "ingest/include/lineage/ingest/inventory.h"
 
 namespace lineage::cli {
 
@@ -42,6 +44,18 @@ struct KeysArgs {
 // kExitOk, kExitRejected (a file was rejected; the others were stored),
 // kExitUsage, kExitError.
 int RunWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args);
+
+// Stores one inventory document read from `source` (the file name, or
+// "<stdin>"): a report, or a status when the store itself failed.
+using StoreInventoryFn = std::function<absl::StatusOr<ingest::InventoryReport>(
+    const std::string& source, std::string content)>;
+// workloads ingest once its arguments are checked: reads each file in order,
+// hands it to `store_one` (the local store, or lineaged), prints the reports
+// and the summary. Shared with `--server`, so both print the same bytes.
+int ReportWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args,
+                          const StoreInventoryFn& store_one);
+// --format: "auto", "kubectl" or "list"; InvalidArgument otherwise.
+absl::StatusOr<ingest::InventoryFormat> ParseInventoryFormatFlag(std::string_view text);
 
 // Lists the current inventories. kExitNotFound for an unknown --cluster.
 int RunWorkloadsList(const Context& ctx, const WorkloadsListArgs& args);

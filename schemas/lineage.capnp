@@ -14,12 +14,12 @@ using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("lineage::rpc::schema");
 
 enum Role {
-  gate @0;       # check, why, deny list, subscribe
+  gate @0;       # check, why, revocations, deny list, subscribe
   ingest @1;     # attestations and workload inventories
-  reader @2;     # traversals, plans, revocations, stats
+  reader @2;     # traversals, show, plans, stats
   responder @3;  # plan, enforce, lift
   approver @4;   # approve plans
-  admin @5;      # credentials
+  admin @5;      # credentials, backup
 }
 
 struct Status {
@@ -64,6 +64,76 @@ struct DenyDelta {
   removed @4 :List(Text);
 }
 
+enum RevocationMode {
+  enforce @0;
+  advisory @1;
+}
+
+struct Approval {
+  principal @0 :Text;
+  timeMicros @1 :Int64;
+}
+
+struct Revocation {
+  # Every field of the engine's lineage::Revocation.
+  id @0 :Text;
+  planId @1 :Text;
+  roots @2 :List(RevocationRoot);
+  reason @3 :Text;
+  mode @4 :RevocationMode;
+  createdBy @5 :Text;
+  approvals @6 :List(Approval);
+  enforcedBy @7 :Text;
+  enforcedAtMicros @8 :Int64;
+  enforcedSeq @9 :UInt64;
+  lifted @10 :Bool;
+  liftedBy @11 :Text;
+  liftedAtMicros @12 :Int64;
+  liftReason @13 :Text;
+  artifactCount @14 :UInt64;
+}
+
+struct SignerEvidence {
+  # One signature's verified evidence (the engine's lineage::SignerEvidence).
+  keyRef @0 :Text;
+  issuer @1 :Text;             # keyless only
+  san @2 :Text;                # keyless only
+  certificateSha256 @3 :Text;  # keyless only
+  logIndex @4 :Int64;          # -1: no transparency-log entry
+  signedAtMicros @5 :Int64;
+}
+
+struct ChainHop {
+  from @0 :Text;
+  to @1 :Text;
+  kind @2 :Text;  # derived, signed, built, runs
+  attestation @3 :Text;
+  signers @4 :List(Text);
+  timeMicros @5 :Int64;
+  evidence @6 :List(SignerEvidence);
+}
+
+struct WhyReason {
+  revocation @0 :Revocation;
+  root @1 :Text;
+  chain @2 :List(ChainHop);  # root ... artifact; empty when the artifact is the root
+  denies @3 :Bool;
+}
+
+struct WhyResult {
+  # Every field of the engine's lineage::WhyResult.
+  artifact @0 :Text;
+  known @1 :Bool;
+  check @2 :CheckResult;
+  reasons @3 :List(WhyReason);
+  ancestorArtifacts @4 :UInt64;
+  signers @5 :List(Text);
+  builders @6 :List(Text);
+  materials @7 :List(Text);
+  attestations @8 :List(Text);
+  signerEvidence @9 :List(SignerEvidence);
+}
+
 interface Gate {
   check @0 (digest :Text, unknown :UnknownPolicy) -> (status :Status, result :CheckResult);
   checkBatch @1 (digests :List(Text), unknown :UnknownPolicy)
@@ -78,6 +148,14 @@ interface Gate {
       -> (status :Status, subscription :Subscription);
   # Sends every delta after `afterSeq` in order, then live ones, each exactly
   # once per subscription. Dropping the Subscription ends it.
+
+  why @5 (digest :Text) -> (status :Status, result :WhyResult);
+  # Each active revocation covering the digest with the shortest chain from
+  # its root, and the digest's provenance: what a blocked developer reads.
+
+  revocations @6 (ids :List(Text)) -> (status :Status, revocations :List(Revocation));
+  # The named revocations in the order asked (check names them by id; this
+  # gives their reasons). At most 1,000 ids; an unknown id is status 5.
 }
 
 interface DenyListSubscriber {
@@ -109,10 +187,47 @@ struct ItemVerdict {
   newEdges @5 :UInt64;
 }
 
+enum InventoryFormat {
+  auto @0;
+  kubectl @1;
+  list @2;
+}
+
+struct InventoryDocument {
+  name @0 :Text;      # for messages, e.g. the file name
+  content @1 :Data;   # kubectl get pods -A -o json, or a lineage list
+  cluster @2 :Text;   # required for kubectl output; checked against a list's
+  format @3 :InventoryFormat;
+}
+
+struct InventoryVerdict {
+  # `error` is empty unless the inventory was rejected (it names the file).
+  error @0 :Text;
+  duplicate @1 :Bool;
+  stale @2 :Bool;
+  cluster @3 :Text;
+  inventory @4 :Text;  # its id
+  format @5 :InventoryFormat;  # as detected
+  pods @6 :UInt64;
+  workloads @7 :UInt64;
+  images @8 :UInt64;   # distinct digests
+  replaced @9 :Text;   # the inventory it replaced as current; "" if none
+  newNodes @10 :UInt64;
+  newEdges @11 :UInt64;
+  warnings @12 :List(Text);
+}
+
 interface Ingest {
   ingest @0 (documents :List(Document)) -> (status :Status, items :List(ItemVerdict));
   # Verified against the daemon's trust policy; each attestation is stored
   # whole or not at all.
+
+  ingestInventories @1 (inventories :List(InventoryDocument))
+      -> (status :Status, items :List(InventoryVerdict));
+  # Parsed by the daemon and stored in order, each as its cluster's current
+  # inventory (one WriteBatch each). A rejected inventory is an item with an
+  # error; a store failure ends the call with a non-OK status and stores
+  # nothing more.
 }
 
 # ---- Reader ----
@@ -129,7 +244,34 @@ interface Reader {
   ancestors @1 (ref :Text, maxDepth :Int32, limit :UInt64)
       -> (status :Status, root :Text, nodes :List(TraversedNode), truncated :Bool);
   stats @2 () -> (status :Status, nodes :UInt64, edges :UInt64, attestations :UInt64,
-                  dbBytes :UInt64);
+                  dbBytes :UInt64, nodesByKind :List(UInt64), edgesByKind :List(UInt64),
+                  edgeAssertions :UInt64, unsignedAttestations :UInt64);
+  # nodesByKind and edgesByKind are indexed by kind - 1 (artifact, key,
+  # builder, workload; derived, signed, built, runs).
+
+  show @3 (ref :Text) -> (status :Status, node :NodeInfo);
+  getPlan @4 (planId :Text, maxListed :UInt32) -> (status :Status, plan :PlanSummary);
+  # Every field of the plan; maxListed bounds its artifact and workload lists.
+  listPlans @5 () -> (status :Status, plans :List(PlanSummary));
+  # Newest first, with no artifacts or workloads listed.
+}
+
+struct EdgeInfo {
+  from @0 :Text;
+  to @1 :Text;
+  kind @2 :Text;
+  attestation @3 :Text;
+  timeMicros @4 :Int64;
+  evidence @5 :List(SignerEvidence);  # signed edges: none or one
+}
+
+struct NodeInfo {
+  # Every field of the engine's lineage::NodeInfo.
+  ref @0 :Text;
+  kind @1 :Text;
+  aliases @2 :List(Text);
+  inEdges @3 :List(EdgeInfo);
+  outEdges @4 :List(EdgeInfo);
 }
 
 # ---- Revocation ----
@@ -150,6 +292,25 @@ struct PlanSummary {
   revocation @6 :Text;
   artifacts @7 :List(Text);   # at most the requested listing
   workloads @8 :List(Text);
+  # The rest of the engine's lineage::Plan: with these a client prints the
+  # same review as the embedded CLI.
+  roots @9 :List(RevocationRoot);
+  reason @10 :Text;
+  mode @11 :RevocationMode;
+  createdBy @12 :Text;
+  createdAtMicros @13 :Int64;
+  perRoot @14 :List(RootSummary);
+  artifactsByDepth @15 :List(UInt64);
+  approvalTimes @16 :List(Int64);  # parallel to approvals
+}
+
+struct RootSummary {
+  ref @0 :Text;
+  kind @1 :Text;
+  known @2 :Bool;
+  subjects @3 :UInt64;
+  artifacts @4 :UInt64;
+  shared @5 :UInt64;
 }
 
 struct EnforceOutcome {
@@ -161,6 +322,12 @@ struct EnforceOutcome {
   denySeq @5 :UInt64;
   workloads @6 :List(Text);
   durationMicros @7 :Int64;
+  # The rest of the engine's lineage::EnforceResult.
+  record @8 :Revocation;  # the revocation made (when enforced)
+  addedSample @9 :List(Text);
+  removedSample @10 :List(Text);
+  workloadsAdded @11 :UInt64;
+  workloadsRemoved @12 :UInt64;
 }
 
 interface Responder {
@@ -169,7 +336,8 @@ interface Responder {
   enforce @1 (planId :Text, actor :Text, acceptChanges :Bool)
       -> (status :Status, outcome :EnforceOutcome);
   lift @2 (revocation :Text, actor :Text, reason :Text)
-      -> (status :Status, released :UInt64, stillCovered :UInt64, denySeq :UInt64);
+      -> (status :Status, released :UInt64, stillCovered :UInt64, denySeq :UInt64,
+          record :Revocation);
 }
 
 interface Approver {

@@ -547,4 +547,56 @@ absl::StatusOr<Inventory> ParseInventory(std::string_view source_name, std::stri
   return inv;
 }
 
+InventoryRecord ToInventoryRecord(const Inventory& inventory, std::string source, std::string raw,
+                                  absl::Time now) {
+  InventoryRecord record;
+  record.id = inventory.id;
+  record.cluster = inventory.cluster;
+  record.time = inventory.time == absl::InfinitePast()
+                    ? absl::FromUnixSeconds(absl::ToUnixSeconds(now))
+                    : inventory.time;
+  record.source = std::move(source);
+  record.raw = std::move(raw);
+  for (const InventoryWorkload& w : inventory.workloads) {
+    absl::StatusOr<Ref> ref = WorkloadRef(inventory.cluster, w.ns, w.kind, w.name);
+    // ParseInventory checked every part, so this cannot fail; if it did, the
+    // store rejects the empty ref and the inventory is reported as rejected.
+    std::string workload = ref.ok() ? ref->text : std::string();
+    for (const std::string& image : w.images)
+      record.runs.push_back({image, workload});
+  }
+  return record;
+}
+
+absl::StatusOr<InventoryReport> StoreInventory(Store& store, std::string_view source_name,
+                                               std::string content, const InventoryOptions& options,
+                                               absl::Time now) {
+  InventoryReport report;
+  absl::StatusOr<Inventory> inventory = ParseInventory(source_name, content, options);
+  if (!inventory.ok()) {
+    report.error = std::string(inventory.status().message());
+    return report;
+  }
+  report.warnings = std::move(inventory->warnings);
+  report.cluster = inventory->cluster;
+  report.id = inventory->id;
+  report.format = inventory->format;
+  report.pods = inventory->pods;
+  report.workloads = inventory->workloads.size();
+  std::set<std::string_view> images;
+  for (const InventoryWorkload& w : inventory->workloads)
+    images.insert(w.images.begin(), w.images.end());
+  report.images = images.size();
+  absl::StatusOr<InventoryOutcome> outcome = store.ReplaceInventory(
+      ToInventoryRecord(*inventory, std::string(source_name), std::move(content), now));
+  if (!outcome.ok()) {
+    if (outcome.status().code() != absl::StatusCode::kInvalidArgument) return outcome.status();
+    report.error = fmt::format("{}: store: {}", std::string(source_name),
+                               std::string(outcome.status().message()));
+    return report;
+  }
+  report.outcome = *outcome;
+  return report;
+}
+
 }  // namespace lineage::ingest

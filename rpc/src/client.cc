@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <optional>
+#include <sstream>
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/async.h>
+#include <kj/compat/tls.h>
 #include <kj/debug.h>
 #include <kj/timer.h>
 
@@ -51,11 +54,31 @@ absl::Status FromKj(const kj::Exception& e, std::string_view what, std::string_v
 }
 
 std::string_view RoleFor(std::string_view call) {
-  if (call == "check" || call == "deny-list" || call == "snapshot" || call == "subscribe")
+  if (call == "check" || call == "deny-list" || call == "snapshot" || call == "subscribe" ||
+      call == "why" || call == "revocations")
     return "gate";
-  if (call == "descendants" || call == "ancestors") return "reader";
+  if (call == "descendants" || call == "ancestors" || call == "show" || call == "stats" ||
+      call == "plan show" || call == "plan list")
+    return "reader";
+  if (call == "workloads ingest") return "ingest";
   if (call == "approve") return "approver";
+  if (call == "backup") return "admin";
   return "responder";
+}
+
+// Plaintext stays on the machine: the same rule lineaged applies to itself.
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::UnavailableError(fmt::format("{} {}: cannot read the file", flag, path));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
@@ -89,11 +112,17 @@ absl::Status SplitHostPort(std::string_view address, std::string* host, unsigned
 struct Client::Impl {
   kj::AsyncIoContext io = kj::setupAsyncIo();
   ClientOptions options;
+  // TLS state outlives the stream it wraps.
+  std::vector<kj::TlsCertificate> trusted;
+  kj::Maybe<kj::TlsKeypair> keypair;
+  kj::Own<kj::TlsContext> tls;
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyClient> rpc;
   Role role = Role::kGate;
   schema::Gate::Client gate = nullptr;
+  schema::Ingest::Client ingest = nullptr;
   schema::Reader::Client reader = nullptr;
+  schema::Admin::Client admin = nullptr;
   schema::Responder::Client responder = nullptr;
   schema::Approver::Client approver = nullptr;
 
@@ -122,6 +151,37 @@ struct Client::Impl {
     }
   }
 
+  // Reads the PEM files and makes the TLS context: the CA as the only trust
+  // anchor, and the client keypair if given. kj reports bad PEM as an
+  // exception, which becomes InvalidArgument naming the file.
+  absl::Status SetUpTls() {
+    absl::StatusOr<std::string> ca = ReadPem(options.tls_ca, "--tls-ca");
+    if (!ca.ok()) return ca.status();
+    std::string what = "--tls-ca " + options.tls_ca;
+    try {
+      trusted.push_back(kj::TlsCertificate(kj::heapString(ca->data(), ca->size())));
+      if (!options.tls_cert.empty()) {
+        absl::StatusOr<std::string> cert = ReadPem(options.tls_cert, "--tls-cert");
+        if (!cert.ok()) return cert.status();
+        absl::StatusOr<std::string> key = ReadPem(options.tls_key, "--tls-key");
+        if (!key.ok()) return key.status();
+        what = fmt::format("--tls-cert {} / --tls-key {}", options.tls_cert, options.tls_key);
+        keypair = kj::TlsKeypair{kj::TlsPrivateKey(kj::heapString(key->data(), key->size())),
+                                 kj::TlsCertificate(kj::heapString(cert->data(), cert->size()))};
+      }
+      kj::TlsContext::Options tls_options;
+      tls_options.useSystemTrustStore = false;
+      tls_options.trustedCertificates = kj::arrayPtr(trusted.data(), trusted.size());
+      KJ_IF_MAYBE (pair, keypair) {
+        tls_options.defaultKeypair = *pair;
+      }
+      tls = kj::heap<kj::TlsContext>(kj::mv(tls_options));
+    } catch (const kj::Exception& e) {
+      return absl::InvalidArgumentError(fmt::format("{}: {}", what, Describe(e)));
+    }
+    return absl::OkStatus();
+  }
+
   // The login hands out one capability; calling another role's is refused
   // here, with a message that names the role needed.
   absl::Status Need(Role needed, std::string_view call) const {
@@ -143,9 +203,24 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   std::string host;
   unsigned port = 0;
   if (absl::Status s = SplitHostPort(options.address, &host, &port); !s.ok()) return s;
+  if (options.tls_ca.empty() && !IsLoopbackHost(host)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: plaintext is allowed only to a loopback address; give the daemon's CA with "
+        "--tls-ca FILE",
+        options.address));
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!options.tls_cert.empty() && options.tls_ca.empty()) {
+    return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the daemon's CA)");
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   Impl& c = *impl;
+  if (!options.tls_ca.empty()) {
+    if (absl::Status s = c.SetUpTls(); !s.ok()) return s;
+  }
 
   // Everything before the login is reaching the daemon at all: any failure
   // is Unavailable, however KJ classifies it (refused, no route, DNS).
@@ -164,6 +239,15 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
       c.Wait((*address)->connect(), "connect", deadline - absl::Now());
   if (!stream.ok()) return unreachable(stream.status());
   c.stream = *std::move(stream);
+  if (c.tls) {
+    // The handshake is part of reaching the daemon: an untrusted certificate
+    // or a refused client certificate is Unavailable, under the same deadline.
+    std::string name = options.tls_server_name.empty() ? host : options.tls_server_name;
+    absl::StatusOr<kj::Own<kj::AsyncIoStream>> secured =
+        c.Wait(c.tls->wrapClient(kj::mv(c.stream), name), "TLS handshake", deadline - absl::Now());
+    if (!secured.ok()) return unreachable(secured.status());
+    c.stream = *std::move(secured);
+  }
   c.rpc = kj::heap<capnp::TwoPartyClient>(*c.stream);
 
   auto request = c.rpc->bootstrap().castAs<schema::Lineage>().loginRequest();
@@ -186,9 +270,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
       c.approver = login->getApprover();
       break;
     case Role::kIngest:
+      c.ingest = login->getIngest();
+      break;
     case Role::kAdmin:
-      // Limitation: ingest and admin calls are not offered by this client
-      // yet; `lineage admin token` edits the credentials file directly.
+      c.admin = login->getAdmin();
       break;
   }
   return std::unique_ptr<Client>(new Client(std::move(impl)));
@@ -367,13 +452,7 @@ absl::StatusOr<Plan> Client::MakePlan(const PlanRequest& request, uint32_t max_l
   auto response = impl_->Wait(call.send(), "plan");
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  Plan plan = ToPlan(response->getPlan());
-  plan.roots = request.roots;
-  plan.reason = request.reason;
-  plan.mode = request.mode;
-  plan.created_by = request.actor;
-  plan.created_at = absl::InfinitePast();
-  return plan;
+  return ToPlan(response->getPlan());
 }
 
 absl::StatusOr<EnforceResult> Client::Enforce(std::string_view plan_id,
@@ -387,9 +466,7 @@ absl::StatusOr<EnforceResult> Client::Enforce(std::string_view plan_id,
   auto response = impl_->Wait(call.send(), "enforce");
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  EnforceResult result = ToEnforce(response->getOutcome());
-  result.revocation.plan_id = id;
-  return result;
+  return ToEnforce(response->getOutcome());
 }
 
 absl::StatusOr<LiftResult> Client::Lift(std::string_view revocation, std::string_view actor,
@@ -404,10 +481,7 @@ absl::StatusOr<LiftResult> Client::Lift(std::string_view revocation, std::string
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
   LiftResult result;
-  result.revocation.id = rev;
-  result.revocation.state = RevocationState::kLifted;
-  result.revocation.lifted_by = who;
-  result.revocation.lift_reason = why;
+  result.revocation = ToRevocation(response->getRecord());
   result.released = response->getReleased();
   result.still_covered = response->getStillCovered();
   result.deny_seq = response->getDenySeq();
@@ -424,6 +498,112 @@ absl::StatusOr<Plan> Client::Approve(std::string_view plan_id, std::string_view 
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
   return ToPlan(response->getPlan());
+}
+
+// ---- gate: why, revocations
+
+absl::StatusOr<WhyResult> Client::Why(std::string_view digest) {
+  if (absl::Status s = impl_->Need(Role::kGate, "why"); !s.ok()) return s;
+  auto request = impl_->gate.whyRequest();
+  std::string text(digest);
+  request.setDigest(Text(text));
+  auto response = impl_->Wait(request.send(), "why");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToWhy(response->getResult());
+}
+
+absl::StatusOr<std::vector<Revocation>> Client::Revocations(const std::vector<std::string>& ids) {
+  if (absl::Status s = impl_->Need(Role::kGate, "revocations"); !s.ok()) return s;
+  auto request = impl_->gate.revocationsRequest();
+  FillTexts(request.initIds(ids.size()), ids);
+  auto response = impl_->Wait(request.send(), "revocations");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  std::vector<Revocation> out;
+  for (auto rev : response->getRevocations())
+    out.push_back(ToRevocation(rev));
+  return out;
+}
+
+// ---- ingest
+
+absl::StatusOr<ingest::InventoryReport> Client::IngestInventory(
+    std::string_view name, std::string_view content, const ingest::InventoryOptions& options) {
+  if (absl::Status s = impl_->Need(Role::kIngest, "workloads ingest"); !s.ok()) return s;
+  auto request = impl_->ingest.ingestInventoriesRequest();
+  auto docs = request.initInventories(1);
+  std::string n(name), cluster(options.cluster);
+  docs[0].setName(Text(n));
+  docs[0].setContent(
+      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(content.data()), content.size()));
+  docs[0].setCluster(Text(cluster));
+  docs[0].setFormat(ToSchema(options.format));
+  auto response = impl_->Wait(request.send(), "workloads ingest");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  if (response->getItems().size() != 1) {
+    return absl::InternalError(fmt::format("workloads ingest: {} answered {} items for 1",
+                                           impl_->options.address, response->getItems().size()));
+  }
+  return ToInventoryReport(response->getItems()[0]);
+}
+
+// ---- reader: show, stats, plans
+
+absl::StatusOr<NodeInfo> Client::Show(std::string_view ref) {
+  if (absl::Status s = impl_->Need(Role::kReader, "show"); !s.ok()) return s;
+  auto request = impl_->reader.showRequest();
+  std::string text(ref);
+  request.setRef(Text(text));
+  auto response = impl_->Wait(request.send(), "show");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToNode(response->getNode());
+}
+
+absl::StatusOr<StoreStats> Client::Stats() {
+  if (absl::Status s = impl_->Need(Role::kReader, "stats"); !s.ok()) return s;
+  auto response = impl_->Wait(impl_->reader.statsRequest().send(), "stats");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToStats(*response);
+}
+
+absl::StatusOr<Plan> Client::GetPlan(std::string_view plan_id, uint32_t max_listed) {
+  if (absl::Status s = impl_->Need(Role::kReader, "plan show"); !s.ok()) return s;
+  auto request = impl_->reader.getPlanRequest();
+  std::string id(plan_id);
+  request.setPlanId(Text(id));
+  request.setMaxListed(max_listed);
+  auto response = impl_->Wait(request.send(), "plan show");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToPlan(response->getPlan());
+}
+
+absl::StatusOr<std::vector<Plan>> Client::ListPlans() {
+  if (absl::Status s = impl_->Need(Role::kReader, "plan list"); !s.ok()) return s;
+  auto response = impl_->Wait(impl_->reader.listPlansRequest().send(), "plan list");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  std::vector<Plan> out;
+  for (auto plan : response->getPlans())
+    out.push_back(ToPlan(plan));
+  return out;
+}
+
+// ---- admin
+
+absl::StatusOr<absl::Duration> Client::Backup(std::string_view dir) {
+  if (absl::Status s = impl_->Need(Role::kAdmin, "backup"); !s.ok()) return s;
+  auto request = impl_->admin.backupRequest();
+  std::string d(dir);
+  request.setDir(Text(d));
+  auto response = impl_->Wait(request.send(), "backup");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return absl::Microseconds(response->getDurationMicros());
 }
 
 }  // namespace lineage::rpc

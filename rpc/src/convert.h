@@ -16,6 +16,7 @@
 #include "engine/include/lineage/revocation.h"
 #include "engine/include/lineage/store.h"
 #include "engine/include/lineage/types.h"
+#include "ingest/include/lineage/ingest/inventory.h"
 #include "rpc/include/lineage/rpc/credentials.h"
 #include "schemas/lineage.capnp.h"
 
@@ -154,18 +155,383 @@ inline DenyDelta ToDelta(schema::DenyDelta::Reader in) {
   return out;
 }
 
+// ---- revocations, why
+
+inline schema::RevocationMode ToSchema(RevocationMode mode) {
+  return mode == RevocationMode::kAdvisory ? schema::RevocationMode::ADVISORY
+                                           : schema::RevocationMode::ENFORCE;
+}
+
+inline RevocationMode FromSchema(schema::RevocationMode mode) {
+  return mode == schema::RevocationMode::ADVISORY ? RevocationMode::kAdvisory
+                                                  : RevocationMode::kEnforce;
+}
+
+inline void FillRoots(capnp::List<schema::RevocationRoot>::Builder out,
+                      const std::vector<RevocationRoot>& in) {
+  for (size_t i = 0; i < in.size(); ++i)
+    FillRoot(out[i], in[i]);
+}
+
+inline std::vector<RevocationRoot> ToRoots(capnp::List<schema::RevocationRoot>::Reader in) {
+  std::vector<RevocationRoot> out;
+  out.reserve(in.size());
+  for (auto root : in)
+    out.push_back(FromSchema(root));
+  return out;
+}
+
+inline void FillApprovals(capnp::List<schema::Approval>::Builder out,
+                          const std::vector<Approval>& in) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    out[i].setPrincipal(Text(in[i].principal));
+    out[i].setTimeMicros(ToMicros(in[i].time));
+  }
+}
+
+inline std::vector<Approval> ToApprovals(capnp::List<schema::Approval>::Reader in) {
+  std::vector<Approval> out;
+  for (auto a : in)
+    out.push_back(Approval{std::string(View(a.getPrincipal())), FromMicros(a.getTimeMicros())});
+  return out;
+}
+
+inline void FillRevocation(schema::Revocation::Builder out, const Revocation& in) {
+  out.setId(Text(in.id));
+  out.setPlanId(Text(in.plan_id));
+  FillRoots(out.initRoots(in.roots.size()), in.roots);
+  out.setReason(Text(in.reason));
+  out.setMode(ToSchema(in.mode));
+  out.setCreatedBy(Text(in.created_by));
+  FillApprovals(out.initApprovals(in.approvals.size()), in.approvals);
+  out.setEnforcedBy(Text(in.enforced_by));
+  out.setEnforcedAtMicros(ToMicros(in.enforced_at));
+  out.setEnforcedSeq(in.enforced_seq);
+  out.setLifted(in.state == RevocationState::kLifted);
+  out.setLiftedBy(Text(in.lifted_by));
+  out.setLiftedAtMicros(ToMicros(in.lifted_at));
+  out.setLiftReason(Text(in.lift_reason));
+  out.setArtifactCount(in.artifact_count);
+}
+
+inline Revocation ToRevocation(schema::Revocation::Reader in) {
+  Revocation out;
+  out.id = std::string(View(in.getId()));
+  out.plan_id = std::string(View(in.getPlanId()));
+  out.roots = ToRoots(in.getRoots());
+  out.reason = std::string(View(in.getReason()));
+  out.mode = FromSchema(in.getMode());
+  out.created_by = std::string(View(in.getCreatedBy()));
+  out.approvals = ToApprovals(in.getApprovals());
+  out.enforced_by = std::string(View(in.getEnforcedBy()));
+  out.enforced_at = FromMicros(in.getEnforcedAtMicros());
+  out.enforced_seq = in.getEnforcedSeq();
+  out.state = in.getLifted() ? RevocationState::kLifted : RevocationState::kActive;
+  out.lifted_by = std::string(View(in.getLiftedBy()));
+  out.lifted_at = FromMicros(in.getLiftedAtMicros());
+  out.lift_reason = std::string(View(in.getLiftReason()));
+  out.artifact_count = in.getArtifactCount();
+  return out;
+}
+
+// An edge kind the client does not know becomes `derived` (the kind names
+// are part of the schema's contract, so this is only an older client).
+inline EdgeKind ToEdgeKind(capnp::Text::Reader name) {
+  return ParseEdgeKind(View(name)).value_or(EdgeKind::kDerived);
+}
+
+inline NodeKind ToNodeKind(capnp::Text::Reader name) {
+  return ParseNodeKind(View(name)).value_or(NodeKind::kArtifact);
+}
+
+inline std::string KindText(EdgeKind kind) {
+  return std::string(EdgeKindName(kind));
+}
+
+inline std::string KindText(NodeKind kind) {
+  return std::string(NodeKindName(kind));
+}
+
+inline void FillEvidence(schema::SignerEvidence::Builder out, const SignerEvidence& in) {
+  out.setKeyRef(Text(in.key_ref));
+  out.setIssuer(Text(in.issuer));
+  out.setSan(Text(in.san));
+  out.setCertificateSha256(Text(in.certificate_sha256));
+  out.setLogIndex(in.log_index);
+  out.setSignedAtMicros(ToMicros(in.signed_at));
+}
+
+inline SignerEvidence ToEvidence(schema::SignerEvidence::Reader in) {
+  SignerEvidence out;
+  out.key_ref = std::string(View(in.getKeyRef()));
+  out.issuer = std::string(View(in.getIssuer()));
+  out.san = std::string(View(in.getSan()));
+  out.certificate_sha256 = std::string(View(in.getCertificateSha256()));
+  out.log_index = in.getLogIndex();
+  out.signed_at = FromMicros(in.getSignedAtMicros());
+  return out;
+}
+
+inline void FillEvidenceList(capnp::List<schema::SignerEvidence>::Builder out,
+                             const std::vector<SignerEvidence>& in) {
+  for (size_t i = 0; i < in.size(); ++i)
+    FillEvidence(out[i], in[i]);
+}
+
+inline std::vector<SignerEvidence> ToEvidenceList(capnp::List<schema::SignerEvidence>::Reader in) {
+  std::vector<SignerEvidence> out;
+  out.reserve(in.size());
+  for (auto e : in)
+    out.push_back(ToEvidence(e));
+  return out;
+}
+
+inline void FillWhy(schema::WhyResult::Builder out, const WhyResult& in) {
+  out.setArtifact(Text(in.artifact));
+  out.setKnown(in.known);
+  FillCheck(out.initCheck(), in.check);
+  auto reasons = out.initReasons(in.reasons.size());
+  for (size_t i = 0; i < in.reasons.size(); ++i) {
+    const WhyReason& r = in.reasons[i];
+    FillRevocation(reasons[i].initRevocation(), r.revocation);
+    reasons[i].setRoot(Text(r.root));
+    reasons[i].setDenies(r.denies);
+    auto chain = reasons[i].initChain(r.chain.size());
+    for (size_t j = 0; j < r.chain.size(); ++j) {
+      const ChainHop& hop = r.chain[j];
+      chain[j].setFrom(Text(hop.from));
+      chain[j].setTo(Text(hop.to));
+      chain[j].setKind(Text(KindText(hop.kind)));
+      chain[j].setAttestation(Text(hop.attestation));
+      FillTexts(chain[j].initSigners(hop.signers.size()), hop.signers);
+      FillEvidenceList(chain[j].initEvidence(hop.evidence.size()), hop.evidence);
+      chain[j].setTimeMicros(ToMicros(hop.time));
+    }
+  }
+  out.setAncestorArtifacts(in.ancestor_artifacts);
+  FillTexts(out.initSigners(in.signers.size()), in.signers);
+  FillEvidenceList(out.initSignerEvidence(in.signer_evidence.size()), in.signer_evidence);
+  FillTexts(out.initBuilders(in.builders.size()), in.builders);
+  FillTexts(out.initMaterials(in.materials.size()), in.materials);
+  FillTexts(out.initAttestations(in.attestations.size()), in.attestations);
+}
+
+inline WhyResult ToWhy(schema::WhyResult::Reader in) {
+  WhyResult out;
+  out.artifact = std::string(View(in.getArtifact()));
+  out.known = in.getKnown();
+  out.check = ToCheck(in.getCheck());
+  for (auto r : in.getReasons()) {
+    WhyReason reason;
+    reason.revocation = ToRevocation(r.getRevocation());
+    reason.root = std::string(View(r.getRoot()));
+    reason.denies = r.getDenies();
+    for (auto hop : r.getChain()) {
+      ChainHop h;
+      h.from = std::string(View(hop.getFrom()));
+      h.to = std::string(View(hop.getTo()));
+      h.kind = ToEdgeKind(hop.getKind());
+      h.attestation = std::string(View(hop.getAttestation()));
+      h.signers = ToStrings(hop.getSigners());
+      h.evidence = ToEvidenceList(hop.getEvidence());
+      h.time = FromMicros(hop.getTimeMicros());
+      reason.chain.push_back(std::move(h));
+    }
+    out.reasons.push_back(std::move(reason));
+  }
+  out.ancestor_artifacts = in.getAncestorArtifacts();
+  out.signers = ToStrings(in.getSigners());
+  out.signer_evidence = ToEvidenceList(in.getSignerEvidence());
+  out.builders = ToStrings(in.getBuilders());
+  out.materials = ToStrings(in.getMaterials());
+  out.attestations = ToStrings(in.getAttestations());
+  return out;
+}
+
+// ---- show
+
+inline void FillEdges(capnp::List<schema::EdgeInfo>::Builder out, const std::vector<EdgeInfo>& in) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    out[i].setFrom(Text(in[i].from));
+    out[i].setTo(Text(in[i].to));
+    out[i].setKind(Text(KindText(in[i].kind)));
+    out[i].setAttestation(Text(in[i].attestation));
+    out[i].setTimeMicros(ToMicros(in[i].time));
+    if (in[i].evidence) {
+      FillEvidence(out[i].initEvidence(1)[0], *in[i].evidence);
+    } else {
+      out[i].initEvidence(0);
+    }
+  }
+}
+
+inline std::vector<EdgeInfo> ToEdges(capnp::List<schema::EdgeInfo>::Reader in) {
+  std::vector<EdgeInfo> out;
+  out.reserve(in.size());
+  for (auto e : in) {
+    EdgeInfo edge;
+    edge.from = std::string(View(e.getFrom()));
+    edge.to = std::string(View(e.getTo()));
+    edge.kind = ToEdgeKind(e.getKind());
+    edge.attestation = std::string(View(e.getAttestation()));
+    edge.time = FromMicros(e.getTimeMicros());
+    if (e.getEvidence().size() > 0) edge.evidence = ToEvidence(e.getEvidence()[0]);
+    out.push_back(std::move(edge));
+  }
+  return out;
+}
+
+inline void FillNode(schema::NodeInfo::Builder out, const NodeInfo& in) {
+  out.setRef(Text(in.ref));
+  out.setKind(Text(KindText(in.kind)));
+  FillTexts(out.initAliases(in.aliases.size()), in.aliases);
+  FillEdges(out.initInEdges(in.in_edges.size()), in.in_edges);
+  FillEdges(out.initOutEdges(in.out_edges.size()), in.out_edges);
+}
+
+inline NodeInfo ToNode(schema::NodeInfo::Reader in) {
+  NodeInfo out;
+  out.ref = std::string(View(in.getRef()));
+  out.kind = ToNodeKind(in.getKind());
+  out.aliases = ToStrings(in.getAliases());
+  out.in_edges = ToEdges(in.getInEdges());
+  out.out_edges = ToEdges(in.getOutEdges());
+  return out;
+}
+
+// ---- stats
+
+template <typename Results>
+void FillStats(Results out, const StoreStats& in) {
+  uint64_t nodes = 0, edges = 0;
+  auto by_node = out.initNodesByKind(kNodeKindCount);
+  for (int i = 0; i < kNodeKindCount; ++i) {
+    by_node.set(i, in.nodes_by_kind[i]);
+    nodes += in.nodes_by_kind[i];
+  }
+  auto by_edge = out.initEdgesByKind(kEdgeKindCount);
+  for (int i = 0; i < kEdgeKindCount; ++i) {
+    by_edge.set(i, in.edges_by_kind[i]);
+    edges += in.edges_by_kind[i];
+  }
+  out.setNodes(nodes);
+  out.setEdges(edges);
+  out.setEdgeAssertions(in.edge_assertions);
+  out.setAttestations(in.attestations);
+  out.setUnsignedAttestations(in.unsigned_attestations);
+  out.setDbBytes(in.db_bytes);
+}
+
+// Kinds beyond what this client knows are dropped; missing ones stay 0.
+template <typename Results>
+StoreStats ToStats(const Results& in) {
+  StoreStats out;
+  auto by_node = in.getNodesByKind();
+  for (uint32_t i = 0; i < by_node.size() && i < kNodeKindCount; ++i)
+    out.nodes_by_kind[i] = by_node[i];
+  auto by_edge = in.getEdgesByKind();
+  for (uint32_t i = 0; i < by_edge.size() && i < kEdgeKindCount; ++i)
+    out.edges_by_kind[i] = by_edge[i];
+  out.edge_assertions = in.getEdgeAssertions();
+  out.attestations = in.getAttestations();
+  out.unsigned_attestations = in.getUnsignedAttestations();
+  out.db_bytes = in.getDbBytes();
+  return out;
+}
+
+// ---- workload inventories
+
+inline schema::InventoryFormat ToSchema(ingest::InventoryFormat format) {
+  switch (format) {
+    case ingest::InventoryFormat::kKubectl:
+      return schema::InventoryFormat::KUBECTL;
+    case ingest::InventoryFormat::kList:
+      return schema::InventoryFormat::LIST;
+    case ingest::InventoryFormat::kAuto:
+      break;
+  }
+  return schema::InventoryFormat::AUTO;
+}
+
+inline ingest::InventoryFormat FromSchema(schema::InventoryFormat format) {
+  switch (format) {
+    case schema::InventoryFormat::KUBECTL:
+      return ingest::InventoryFormat::kKubectl;
+    case schema::InventoryFormat::LIST:
+      return ingest::InventoryFormat::kList;
+    default:
+      return ingest::InventoryFormat::kAuto;
+  }
+}
+
+inline void FillInventoryReport(schema::InventoryVerdict::Builder out,
+                                const ingest::InventoryReport& in) {
+  out.setError(Text(in.error));
+  FillTexts(out.initWarnings(in.warnings.size()), in.warnings);
+  out.setCluster(Text(in.cluster));
+  out.setInventory(Text(in.id));
+  out.setFormat(ToSchema(in.format));
+  out.setPods(in.pods);
+  out.setWorkloads(in.workloads);
+  out.setImages(in.images);
+  out.setDuplicate(in.outcome.duplicate);
+  out.setStale(in.outcome.stale);
+  out.setReplaced(Text(in.outcome.replaced));
+  out.setNewNodes(in.outcome.new_nodes);
+  out.setNewEdges(in.outcome.new_edges);
+}
+
+inline ingest::InventoryReport ToInventoryReport(schema::InventoryVerdict::Reader in) {
+  ingest::InventoryReport out;
+  out.error = std::string(View(in.getError()));
+  out.warnings = ToStrings(in.getWarnings());
+  out.cluster = std::string(View(in.getCluster()));
+  out.id = std::string(View(in.getInventory()));
+  out.format = FromSchema(in.getFormat());
+  out.pods = in.getPods();
+  out.workloads = in.getWorkloads();
+  out.images = in.getImages();
+  out.outcome.duplicate = in.getDuplicate();
+  out.outcome.stale = in.getStale();
+  out.outcome.replaced = std::string(View(in.getReplaced()));
+  out.outcome.new_nodes = in.getNewNodes();
+  out.outcome.new_edges = in.getNewEdges();
+  return out;
+}
+
 inline void FillPlan(schema::PlanSummary::Builder out, const Plan& in) {
   out.setId(Text(in.id));
+  FillRoots(out.initRoots(in.roots.size()), in.roots);
+  out.setReason(Text(in.reason));
+  out.setMode(ToSchema(in.mode));
+  out.setCreatedBy(Text(in.created_by));
+  out.setCreatedAtMicros(ToMicros(in.created_at));
+  auto per_root = out.initPerRoot(in.per_root.size());
+  for (size_t i = 0; i < in.per_root.size(); ++i) {
+    const RootSummary& r = in.per_root[i];
+    per_root[i].setRef(Text(r.ref));
+    per_root[i].setKind(Text(KindText(r.kind)));
+    per_root[i].setKnown(r.known);
+    per_root[i].setSubjects(r.subjects);
+    per_root[i].setArtifacts(r.artifacts);
+    per_root[i].setShared(r.shared);
+  }
   out.setArtifactCount(in.artifact_count);
+  auto by_depth = out.initArtifactsByDepth(in.artifacts_by_depth.size());
+  for (size_t i = 0; i < in.artifacts_by_depth.size(); ++i)
+    by_depth.set(i, in.artifacts_by_depth[i]);
+  FillTexts(out.initArtifacts(in.artifacts.size()), in.artifacts);
   out.setWorkloadCount(in.workload_count);
+  FillTexts(out.initWorkloads(in.workloads.size()), in.workloads);
   out.setBulk(in.bulk);
   auto approvals = out.initApprovals(in.approvals.size());
-  for (size_t i = 0; i < in.approvals.size(); ++i)
+  auto approval_times = out.initApprovalTimes(in.approvals.size());
+  for (size_t i = 0; i < in.approvals.size(); ++i) {
     approvals.set(i, Text(in.approvals[i].principal));
+    approval_times.set(i, ToMicros(in.approvals[i].time));
+  }
   out.setEnforced(in.state == PlanState::kEnforced);
   out.setRevocation(Text(in.revocation));
-  FillTexts(out.initArtifacts(in.artifacts.size()), in.artifacts);
-  FillTexts(out.initWorkloads(in.workloads.size()), in.workloads);
 }
 
 inline void FillEnforce(schema::EnforceOutcome::Builder out, const EnforceResult& in) {
@@ -177,33 +543,55 @@ inline void FillEnforce(schema::EnforceOutcome::Builder out, const EnforceResult
   out.setDenySeq(in.deny_seq);
   FillTexts(out.initWorkloads(in.workloads.size()), in.workloads);
   out.setDurationMicros(absl::ToInt64Microseconds(in.duration));
+  FillRevocation(out.initRecord(), in.revocation);
+  FillTexts(out.initAddedSample(in.change.added_sample.size()), in.change.added_sample);
+  FillTexts(out.initRemovedSample(in.change.removed_sample.size()), in.change.removed_sample);
+  out.setWorkloadsAdded(in.change.workloads_added);
+  out.setWorkloadsRemoved(in.change.workloads_removed);
 }
 
-// The reverse of FillPlan, for clients. What PlanSummary does not carry
-// (roots, reason, mode, creator, per-root summaries, counts by depth,
-// approval times) stays default; approval times are InfinitePast.
 inline Plan ToPlan(schema::PlanSummary::Reader in) {
   Plan out;
   out.id = std::string(View(in.getId()));
+  out.roots = ToRoots(in.getRoots());
+  out.reason = std::string(View(in.getReason()));
+  out.mode = FromSchema(in.getMode());
+  out.created_by = std::string(View(in.getCreatedBy()));
+  out.created_at = FromMicros(in.getCreatedAtMicros());
+  for (auto r : in.getPerRoot()) {
+    out.per_root.push_back(RootSummary{std::string(View(r.getRef())), ToNodeKind(r.getKind()),
+                                       r.getKnown(), r.getSubjects(), r.getArtifacts(),
+                                       r.getShared()});
+  }
   out.artifact_count = in.getArtifactCount();
+  for (uint64_t n : in.getArtifactsByDepth())
+    out.artifacts_by_depth.push_back(n);
+  out.artifacts = ToStrings(in.getArtifacts());
   out.workload_count = in.getWorkloadCount();
+  out.workloads = ToStrings(in.getWorkloads());
   out.bulk = in.getBulk();
-  for (auto principal : in.getApprovals())
-    out.approvals.push_back(Approval{std::string(View(principal)), absl::InfinitePast()});
+  auto times = in.getApprovalTimes();
+  auto principals = in.getApprovals();
+  for (uint32_t i = 0; i < principals.size(); ++i) {
+    // A daemon older than approvalTimes sends none: the time is unknown.
+    absl::Time time = i < times.size() ? FromMicros(times[i]) : absl::InfinitePast();
+    out.approvals.push_back(Approval{std::string(View(principals[i])), time});
+  }
   out.state = in.getEnforced() ? PlanState::kEnforced : PlanState::kPending;
   out.revocation = std::string(View(in.getRevocation()));
-  out.artifacts = ToStrings(in.getArtifacts());
-  out.workloads = ToStrings(in.getWorkloads());
   return out;
 }
 
-// The reverse of FillEnforce: change counts without samples, and of the
-// revocation only its id.
 inline EnforceResult ToEnforce(schema::EnforceOutcome::Reader in) {
   EnforceResult out;
   out.enforced = in.getEnforced();
   out.change.added = in.getChangedAdded();
   out.change.removed = in.getChangedRemoved();
+  out.change.added_sample = ToStrings(in.getAddedSample());
+  out.change.removed_sample = ToStrings(in.getRemovedSample());
+  out.change.workloads_added = in.getWorkloadsAdded();
+  out.change.workloads_removed = in.getWorkloadsRemoved();
+  if (in.hasRecord()) out.revocation = ToRevocation(in.getRecord());
   out.revocation.id = std::string(View(in.getRevocation()));
   out.newly_denied = in.getNewlyDenied();
   out.deny_seq = in.getDenySeq();

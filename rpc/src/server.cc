@@ -18,6 +18,7 @@
 
 #include "engine/include/lineage/revocation.h"
 #include "ingest/include/lineage/ingest/ingest.h"
+#include "ingest/include/lineage/ingest/inventory.h"
 #include "rpc/include/lineage/rpc/credentials.h"
 #include "rpc/src/convert.h"
 #include "schemas/lineage.capnp.h"
@@ -271,6 +272,7 @@ class ServerImpl final : public Server {
     store_->SetDenyListListener(nullptr);
     worker_.Stop();
     reader_.Stop();
+    query_.Stop();
   }
 
   capnp::Capability::Client Bootstrap() override;
@@ -292,6 +294,7 @@ class ServerImpl final : public Server {
     store_->SetDenyListListener(nullptr);
     worker_.Stop();
     reader_.Stop();
+    query_.Stop();
     hub_->ResyncAll("the server is shutting down");
   }
 
@@ -308,6 +311,12 @@ class ServerImpl final : public Server {
   template <typename T>
   kj::Promise<std::shared_ptr<T>> OffLoop(std::function<T()> fn, std::string what = "") {
     return OffLoop(&worker_, std::move(fn), std::move(what));
+  }
+
+  // Runs a read on the query thread.
+  template <typename T>
+  kj::Promise<std::shared_ptr<T>> Query(std::function<T()> fn) {
+    return OffLoop(&query_, std::move(fn));
   }
 
   template <typename T>
@@ -366,6 +375,10 @@ class ServerImpl final : public Server {
   // Reads for the deny-list push, apart from the writer so that a long
   // enforcement does not delay the push of the previous one.
   WorkerThread reader_;
+  // Reads that touch RocksDB (why, show, plans): off the event loop, so
+  // that checks never wait for them, and apart from the writer, so that they
+  // never wait for an enforcement.
+  WorkerThread query_;
 };
 
 // ---- Gate ----
@@ -453,8 +466,53 @@ class GateImpl final : public schema::Gate::Server {
     return kj::READY_NOW;
   }
 
+  kj::Promise<void> why(WhyContext context) override {
+    std::string digest(View(context.getParams().getDigest()));
+    Store* store = server_->store();
+    std::function<absl::StatusOr<WhyResult>()> work = [store, digest] {
+      return store->Why(digest);
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<WhyResult>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (r->ok()) FillWhy(results.initResult(), **r);
+        });
+  }
+
+  kj::Promise<void> revocations(RevocationsContext context) override {
+    std::vector<std::string> ids = ToStrings(context.getParams().getIds());
+    if (ids.size() > kMaxRevocationIds) {
+      FillStatus(context.getResults().initStatus(),
+                 absl::InvalidArgumentError(
+                     fmt::format("at most {} ids per revocations call", kMaxRevocationIds)));
+      return kj::READY_NOW;
+    }
+    Store* store = server_->store();
+    std::function<absl::StatusOr<std::vector<Revocation>>()> work =
+        [store, ids]() -> absl::StatusOr<std::vector<Revocation>> {
+      std::vector<Revocation> out;
+      for (const std::string& id : ids) {
+        absl::StatusOr<Revocation> rev = store->GetRevocation(id);
+        if (!rev.ok()) return rev.status();
+        out.push_back(*std::move(rev));
+      }
+      return out;
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<std::vector<Revocation>>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (!r->ok()) return;
+          auto list = results.initRevocations((*r)->size());
+          for (size_t i = 0; i < (*r)->size(); ++i)
+            FillRevocation(list[i], (**r)[i]);
+        });
+  }
+
  private:
   static constexpr uint32_t kMaxBatchDigests = 100000;
+  static constexpr uint32_t kMaxRevocationIds = 1000;
   ServerImpl* server_;
 };
 
@@ -525,6 +583,47 @@ class IngestImpl final : public schema::Ingest::Server {
         });
   }
 
+  kj::Promise<void> ingestInventories(IngestInventoriesContext context) override {
+    struct Doc {
+      std::string name;
+      std::string content;
+      ingest::InventoryOptions options;
+    };
+    std::vector<Doc> docs;
+    for (auto d : context.getParams().getInventories()) {
+      auto bytes = d.getContent();
+      Doc doc{std::string(View(d.getName())),
+              std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size()),
+              {}};
+      doc.options.cluster = std::string(View(d.getCluster()));
+      doc.options.format = FromSchema(d.getFormat());
+      docs.push_back(std::move(doc));
+    }
+    Store* store = server_->store();
+    size_t n_docs = docs.size();
+    using Reports = absl::StatusOr<std::vector<ingest::InventoryReport>>;
+    std::function<Reports()> work = [docs = std::move(docs), store]() mutable -> Reports {
+      std::vector<ingest::InventoryReport> out;
+      for (Doc& doc : docs) {
+        absl::StatusOr<ingest::InventoryReport> r = ingest::StoreInventory(
+            *store, doc.name, std::move(doc.content), doc.options, absl::Now());
+        // A store failure is not the document's fault: stop, as the CLI does.
+        if (!r.ok()) return r.status();
+        out.push_back(*std::move(r));
+      }
+      return out;
+    };
+    return server_->OffLoop(std::move(work), fmt::format("ingest {} inventories", n_docs))
+        .then([context](std::shared_ptr<Reports> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (!r->ok()) return;
+          auto list = results.initItems((*r)->size());
+          for (size_t i = 0; i < (*r)->size(); ++i)
+            FillInventoryReport(list[i], (**r)[i]);
+        });
+  }
+
  private:
   struct ItemOutcome {
     std::string source;
@@ -557,17 +656,52 @@ class ReaderImpl final : public schema::Reader::Server {
     absl::StatusOr<StoreStats> s = server_->store()->Stats();
     auto results = context.getResults();
     FillStatus(results.initStatus(), s.status());
-    if (!s.ok()) return kj::READY_NOW;
-    uint64_t nodes = 0, edges = 0;
-    for (uint64_t n : s->nodes_by_kind)
-      nodes += n;
-    for (uint64_t e : s->edges_by_kind)
-      edges += e;
-    results.setNodes(nodes);
-    results.setEdges(edges);
-    results.setAttestations(s->attestations);
-    results.setDbBytes(s->db_bytes);
+    if (s.ok()) FillStats(results, *s);
     return kj::READY_NOW;
+  }
+
+  kj::Promise<void> show(ShowContext context) override {
+    std::string ref(View(context.getParams().getRef()));
+    Store* store = server_->store();
+    std::function<absl::StatusOr<NodeInfo>()> work = [store, ref] { return store->Show(ref); };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<NodeInfo>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (r->ok()) FillNode(results.initNode(), **r);
+        });
+  }
+
+  kj::Promise<void> getPlan(GetPlanContext context) override {
+    auto p = context.getParams();
+    std::string id(View(p.getPlanId()));
+    PlanListing listing{p.getMaxListed(), p.getMaxListed()};
+    Store* store = server_->store();
+    std::function<absl::StatusOr<Plan>()> work = [store, id, listing] {
+      return store->GetPlan(id, listing);
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<Plan>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (r->ok()) FillPlan(results.initPlan(), **r);
+        });
+  }
+
+  kj::Promise<void> listPlans(ListPlansContext context) override {
+    Store* store = server_->store();
+    std::function<absl::StatusOr<std::vector<Plan>>()> work = [store] {
+      return store->ListPlans();
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<std::vector<Plan>>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (!r->ok()) return;
+          auto list = results.initPlans((*r)->size());
+          for (size_t i = 0; i < (*r)->size(); ++i)
+            FillPlan(list[i], (**r)[i]);
+        });
   }
 
  private:
@@ -686,6 +820,7 @@ class ResponderImpl final : public schema::Responder::Server {
           results.setReleased((*r)->released);
           results.setStillCovered((*r)->still_covered);
           results.setDenySeq((*r)->deny_seq);
+          FillRevocation(results.initRecord(), (*r)->revocation);
         });
   }
 

@@ -148,7 +148,7 @@ class RemoteCliTest : public ::testing::Test {
     ProcessResult ingest = Embedded(
         {"ingest", "-q", "--policy", kSamples + "/policy.json", kSamples + "/attestations"});
     ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
-    for (const char* role : {"gate", "reader", "responder", "approver"}) {
+    for (const char* role : {"gate", "ingest", "reader", "responder", "approver", "admin"}) {
       ProcessResult created =
           Embedded({"admin", "token", "create", "--role", role, "--name", role});
       ASSERT_EQ(created.exit_code, 0) << created.err;
@@ -166,15 +166,20 @@ class RemoteCliTest : public ::testing::Test {
     return RunProcess(args);
   }
 
-  ProcessResult Remote(const std::string& role, std::vector<std::string> args) {
-    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--server", fmt::format("127.0.0.1:{}", port_)});
-    return RunProcess(args, "", {"LINEAGE_TOKEN=" + tokens_[role]});
+  ProcessResult Remote(const std::string& role, std::vector<std::string> args,
+                       std::vector<std::string> env = {}) {
+    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--server", fmt::format("{}:{}", host_, port_)});
+    env.push_back("LINEAGE_TOKEN=" + tokens_[role]);
+    return RunProcess(args, "", env);
   }
 
   // Starts lineaged on `port` (0: any) and waits for its "listening" line.
-  void StartDaemon(unsigned port = 0) {
+  void StartDaemon(unsigned port = 0, std::vector<std::string> extra = {}) {
     std::string log = fmt::format("{}/lineaged-{}.log", dir_, starts_++);
-    daemon_.Start({LINEAGED_PATH, "--db", db_, "--listen", fmt::format("127.0.0.1:{}", port)}, log);
+    std::vector<std::string> args = {LINEAGED_PATH, "--db", db_, "--listen",
+                                     fmt::format("127.0.0.1:{}", port)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    daemon_.Start(args, log);
     std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
     bool up = WaitFor(
         [&] {
@@ -199,6 +204,7 @@ class RemoteCliTest : public ::testing::Test {
   std::string db_;
   std::map<std::string, std::string> tokens_;
   Child daemon_;
+  std::string host_ = "127.0.0.1";
   unsigned port_ = 0;
   int starts_ = 0;
 };
@@ -208,12 +214,34 @@ std::string WithoutGeneratedAt(const std::string& text) {
   return std::regex_replace(text, std::regex("\"generated_at\":\"[^\"]*\""), "\"generated_at\":T");
 }
 
+// What differs by design between the modes: the printed next steps name
+// where they run ("lineage --db DIR" or "lineage --server HOST:PORT"), and
+// the size on disk of a database a daemon has open (unflushed memtables)
+// is not that of the same database closed.
+std::string Comparable(const std::string& text, const std::string& db) {
+  std::string out = WithoutGeneratedAt(text);
+  out = std::regex_replace(out, std::regex("lineage --server [0-9.]+:[0-9]+"), "lineage <at>");
+  out = std::regex_replace(out, std::regex("lineage --db " + db), "lineage <at>");
+  out = std::regex_replace(out, std::regex("\"db_bytes\":[0-9]+"), "\"db_bytes\":N");
+  return std::regex_replace(out, std::regex("size on disk  [0-9.]+ MiB"), "size on disk  N");
+}
+
 TEST_F(RemoteCliTest, RemoteOutputEqualsEmbeddedOutputOnTheSameDatabase) {
   StartDaemon();
   ProcessResult revoked = Remote("responder", {"revoke", "--digest", kFooPy, "--reason",
                                                "INC-7 compromised", "--as", "responder"});
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   EXPECT_THAT(revoked.out, HasSubstr("enforced   rev-1"));
+  std::smatch plan;
+  ASSERT_TRUE(std::regex_search(revoked.out, plan, std::regex("\\(plan ([0-9a-f]{64})\\)")))
+      << revoked.out;
+  // A second, pending plan, so that plan list has more than one row.
+  ProcessResult planned = Remote(
+      "responder", {"revoke", "--builder", "https://cloudbuild.googleapis.com/GoogleHostedWorker",
+                    "--reason", "builder review", "--dry-run", "--as", "responder"});
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  std::smatch pending;
+  ASSERT_TRUE(std::regex_search(planned.out, pending, std::regex("plan       ([0-9a-f]{64})")));
 
   // Each command as a list of arguments, run remotely now and embedded later.
   struct Case {
@@ -225,11 +253,19 @@ TEST_F(RemoteCliTest, RemoteOutputEqualsEmbeddedOutputOnTheSameDatabase) {
       {"gate", {"check", Digest(1)}},                  // unknown: ALLOW with a warning
       {"gate", {"check", "--unknown", "deny", Digest(1)}},
       {"gate", {"--json", "check", Digest(1)}},
+      {"gate", {"check", kFooTarGz}},  // DENY, naming the revocation and its reason
+      {"gate", {"check", kFooTarGz, "--json"}},
       {"gate", {"deny-list"}},
       {"gate", {"deny-list", "--json"}},
       {"gate", {"deny-list", "--since", "1"}},
       {"gate", {"deny-list", "export", "--format", "json"}},
       {"gate", {"deny-list", "export", "--format", "opa"}},
+      {"gate", {"why", kFooTarGz}},
+      {"gate", {"why", kFooTarGz, "--json"}},
+      {"gate", {"why", kFooTarGz, "--dot"}},
+      {"gate", {"why", kFooPy}},      // the root itself
+      {"gate", {"why", Digest(1)}},   // unknown
+      {"gate", {"why", "key:nope"}},  // not a digest: usage error
       {"reader", {"descendants", kFooPy}},
       {"reader", {"descendants", kFooPy, "--json"}},
       {"reader", {"descendants", kFooPy, "--count"}},
@@ -237,29 +273,85 @@ TEST_F(RemoteCliTest, RemoteOutputEqualsEmbeddedOutputOnTheSameDatabase) {
       {"reader", {"ancestors", kFooTarGz}},
       {"reader", {"ancestors", kFooTarGz, "--json"}},
       {"reader", {"descendants", "sha256:" + std::string(64, '0')}},  // not found
+      {"reader", {"show", kFooPy}},
+      {"reader", {"show", kFooTarGz, "--json"}},
+      {"reader", {"show", "builder:https://cloudbuild.googleapis.com/GoogleHostedWorker"}},
+      {"reader", {"show", "sha256:" + std::string(64, '0')}},  // not found
+      {"reader", {"plan", "show", plan[1]}},
+      {"reader", {"plan", "show", plan[1], "--json"}},
+      {"reader", {"plan", "show", pending[1], "--list", "2"}},
+      {"reader", {"plan", "show", std::string(64, 'a')}},  // not found
+      {"reader", {"plan", "list"}},
+      {"reader", {"plan", "list", "--json"}},
+      {"reader", {"stats", "--json"}},
   };
   std::vector<ProcessResult> remote;
   for (const Case& c : cases)
     remote.push_back(Remote(c.role, c.args));
-  // DENY names its revocation by id only over RPC; the verdict and exit code
-  // are the same.
-  ProcessResult denied = Remote("gate", {"check", kFooTarGz});
+  ProcessResult stats = Remote("reader", {"stats"});
   ASSERT_EQ(StopDaemon(), 0);
 
   for (size_t i = 0; i < cases.size(); ++i) {
     ProcessResult embedded = Embedded(cases[i].args);
     SCOPED_TRACE(fmt::format("lineage {}", fmt::join(cases[i].args, " ")));
     EXPECT_EQ(remote[i].exit_code, embedded.exit_code) << remote[i].err;
-    EXPECT_EQ(WithoutGeneratedAt(remote[i].out), WithoutGeneratedAt(embedded.out));
+    EXPECT_EQ(Comparable(remote[i].out, db_), Comparable(embedded.out, db_));
     EXPECT_EQ(remote[i].err, embedded.err);
   }
-  ProcessResult embedded_denied = Embedded({"check", kFooTarGz});
-  EXPECT_EQ(denied.exit_code, 5);
-  EXPECT_EQ(embedded_denied.exit_code, 5);
-  EXPECT_EQ(denied.out.substr(0, denied.out.find('\n')),
-            embedded_denied.out.substr(0, embedded_denied.out.find('\n')));
-  EXPECT_THAT(embedded_denied.out, HasSubstr("denied by  rev-1  INC-7 compromised"));
-  EXPECT_THAT(denied.out, HasSubstr("denied by  rev-1"));
+  EXPECT_THAT(remote[4].out, HasSubstr("denied by  rev-1  INC-7 compromised"));
+  EXPECT_THAT(remote[11].out, HasSubstr("is DENIED"));
+  // stats names the server instead of a database directory; the rest is equal.
+  ProcessResult embedded_stats = Embedded({"stats"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_EQ(stats.out.substr(0, stats.out.find('\n')),
+            fmt::format("server        127.0.0.1:{}", port_));
+  EXPECT_EQ(Comparable(stats.out.substr(stats.out.find('\n')), db_),
+            Comparable(embedded_stats.out.substr(embedded_stats.out.find('\n')), db_));
+}
+
+// Inventories go to the daemon, which parses and stores them: the output is
+// the embedded command's on a copy of the same database.
+TEST_F(RemoteCliTest, RemoteWorkloadsIngestEqualsEmbeddedOnACopy) {
+  std::string copy = dir_ + "/copy";
+  fs::copy(db_, copy, fs::copy_options::recursive);
+  StartDaemon();
+  const std::string inv = std::string(LINEAGE_SOURCE_DIR) + "/tests/data/inventories/";
+  std::vector<std::vector<std::string>> runs = {
+      {"workloads", "ingest", inv + "pods.json", "--cluster", "prod"},
+      {"workloads", "ingest", inv + "workloads.json", inv + "pods.json", "--cluster", "prod"},
+      {"workloads", "ingest", inv + "pods-after-rollout.json", "--cluster", "prod", "--json"},
+      {"workloads", "ingest", inv + "pods.json"},  // kubectl without --cluster: rejected
+      {"workloads", "ingest", inv + "bad-imageid-type.json", "--cluster", "prod"},
+      {"workloads", "ingest", inv + "missing.json", "--cluster", "prod"},
+      {"workloads", "ingest", inv + "pods.json", "--format", "yaml"},
+  };
+  std::vector<ProcessResult> remote;
+  for (const auto& args : runs)
+    remote.push_back(Remote("ingest", args));
+  // The role boundary: a reader cannot store inventories.
+  ProcessResult refused = Remote("reader", runs[0]);
+  EXPECT_EQ(refused.exit_code, 4);
+  EXPECT_THAT(refused.err, HasSubstr("needs a ingest token"));
+  ASSERT_EQ(StopDaemon(), 0);
+
+  std::string db = db_;
+  db_ = copy;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    ProcessResult embedded = Embedded(runs[i]);
+    SCOPED_TRACE(fmt::format("lineage {}", fmt::join(runs[i], " ")));
+    EXPECT_EQ(remote[i].exit_code, embedded.exit_code) << remote[i].err;
+    EXPECT_EQ(remote[i].out, embedded.out);
+    EXPECT_EQ(remote[i].err, embedded.err);
+  }
+  EXPECT_THAT(remote[0].out, HasSubstr("accepted   "));
+  // Both databases now hold the same current inventories (kubectl output is
+  // stamped with the time each side stored it).
+  auto untimed = [](const std::string& text) {
+    return std::regex_replace(text, std::regex("\"time\":\"[^\"]*\""), "\"time\":T");
+  };
+  ProcessResult embedded_list = Embedded({"workloads", "list", "--json"});
+  db_ = db;
+  EXPECT_EQ(untimed(Embedded({"workloads", "list", "--json"}).out), untimed(embedded_list.out));
 }
 
 TEST_F(RemoteCliTest, BulkRevocationNeedsTwoApproversOverTheServer) {
@@ -298,13 +390,33 @@ TEST_F(RemoteCliTest, BulkRevocationNeedsTwoApproversOverTheServer) {
 TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
   StartDaemon();
   // The wrong role is refused before any call, naming the role needed.
-  ProcessResult wrong_role = Remote("gate", {"descendants", kFooPy});
-  EXPECT_EQ(wrong_role.exit_code, 4);
-  EXPECT_THAT(wrong_role.err, HasSubstr("needs a reader token"));
+  struct Refused {
+    std::string role;
+    std::vector<std::string> args;
+    std::string needs;
+  };
+  for (const Refused& r : std::vector<Refused>{
+           {"gate", {"descendants", kFooPy}, "reader"},
+           {"gate", {"show", kFooPy}, "reader"},
+           {"gate", {"plan", "list"}, "reader"},
+           {"gate", {"plan", "show", std::string(64, 'a')}, "reader"},
+           {"gate", {"stats"}, "reader"},
+           {"reader", {"why", kFooPy}, "gate"},
+           {"reader", {"check", kFooPy}, "gate"},
+           {"responder", {"show", kFooPy}, "reader"},
+           {"ingest", {"plan", "list"}, "reader"},
+           {"reader", {"backup", dir_ + "/bk"}, "admin"},
+           {"gate", {"workloads", "ingest", kSamples + "/policy.json"}, "ingest"},
+       }) {
+    ProcessResult wrong_role = Remote(r.role, r.args);
+    EXPECT_EQ(wrong_role.exit_code, 4) << r.args[0];
+    EXPECT_THAT(wrong_role.err, HasSubstr("needs a " + r.needs + " token")) << r.args[0];
+  }
+  EXPECT_FALSE(fs::exists(dir_ + "/bk"));
   // Commands and flags the RPC lacks are usage errors, not silent fakes.
-  for (std::vector<std::string> args : {std::vector<std::string>{"why", kFooPy},
-                                        {"plan", "list"},
-                                        {"stats"},
+  for (std::vector<std::string> args : {std::vector<std::string>{"revocations"},
+                                        {"evidence", "rev-1"},
+                                        {"audit", "verify"},
                                         {"check", "--at", "2026-01-01T00:00:00Z", kFooPy},
                                         {"descendants", "--kinds", "derived", kFooPy}}) {
     ProcessResult r = Remote("reader", args);
@@ -316,11 +428,134 @@ TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
                   "lgt_nope", "check", kFooPy});
   EXPECT_EQ(bad_token.exit_code, 4);
   EXPECT_THAT(bad_token.err, HasSubstr("unknown or revoked token"));
+  // Plaintext leaves the machine only through TLS.
+  ProcessResult off_loopback = RunProcess(
+      {LINEAGE_CLI_PATH, "--server", "192.0.2.1:7744", "--token", "lgt_x", "check", kFooPy});
+  EXPECT_EQ(off_loopback.exit_code, 2);
+  EXPECT_THAT(off_loopback.err, HasSubstr("plaintext is allowed only to a loopback address"));
 
   ASSERT_EQ(StopDaemon(), 0);
   ProcessResult gone = Remote("gate", {"check", kFooPy});
   EXPECT_EQ(gone.exit_code, 8);
   EXPECT_THAT(gone.err, HasSubstr("cannot reach lineaged"));
+}
+
+// lineage backup --server writes an online checkpoint through the daemon;
+// lineage restore turns it into a new, verified database and never
+// overwrites one.
+TEST_F(RemoteCliTest, OnlineBackupOverTheServerThenRestore) {
+  StartDaemon();
+  ASSERT_EQ(
+      Remote("responder", {"revoke", "--digest", kFooPy, "--reason", "INC-9", "--as", "responder"})
+          .exit_code,
+      0);
+  std::string backup = dir_ + "/backup";
+  ProcessResult backed = Remote("admin", {"backup", backup});
+  ASSERT_EQ(backed.exit_code, 0) << backed.err;
+  EXPECT_THAT(backed.out, HasSubstr("backup     " + backup + " written by 127.0.0.1:"));
+  ProcessResult again = Remote("admin", {"backup", backup});  // exists: refused, as embedded
+  EXPECT_EQ(again.exit_code, 4) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("lineage: "));
+  ProcessResult live_check = Remote("gate", {"check", kFooTarGz});
+  ASSERT_EQ(StopDaemon(), 0);
+
+  std::string restored = dir_ + "/restored";
+  ProcessResult r = RunProcess({LINEAGE_CLI_PATH, "restore", backup, restored});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("restored   .* audit chain verified \\(2 entries"));
+  // The restored database answers as the live one did.
+  ProcessResult check = RunProcess({LINEAGE_CLI_PATH, "--db", restored, "check", kFooTarGz});
+  EXPECT_EQ(check.exit_code, 5);
+  EXPECT_EQ(Comparable(check.out, restored), Comparable(live_check.out, restored));
+  EXPECT_EQ(RunProcess({LINEAGE_CLI_PATH, "--db", restored, "audit", "verify"}).exit_code, 0);
+
+  // Never over a database (or anything else), never from a non-backup.
+  ProcessResult over = RunProcess({LINEAGE_CLI_PATH, "restore", backup, restored});
+  EXPECT_EQ(over.exit_code, 2);
+  EXPECT_THAT(over.err, HasSubstr("restore never overwrites"));
+  ProcessResult not_backup =
+      RunProcess({LINEAGE_CLI_PATH, "restore", dir_ + "/nothing", dir_ + "/x"});
+  EXPECT_EQ(not_backup.exit_code, 3);
+  EXPECT_FALSE(fs::exists(dir_ + "/x"));
+  // An empty directory is a fine target.
+  fs::create_directories(dir_ + "/empty");
+  EXPECT_EQ(RunProcess({LINEAGE_CLI_PATH, "restore", "--json", backup, dir_ + "/empty"}).exit_code,
+            0);
+  EXPECT_TRUE(fs::exists(dir_ + "/empty/CURRENT"));
+}
+
+// A CA, a server certificate for localhost and a client certificate, made
+// with the openssl command line.
+void MakeCertificates(const std::string& dir) {
+  std::string script = fmt::format(
+      "cd {} && set -e && "
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+      "-out ca.pem -days 1 -subj /CN=lineage-test-ca 2>/dev/null && "
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key "
+      "-out other.pem -days 1 -subj /CN=other-ca 2>/dev/null && "
+      "printf 'subjectAltName=DNS:localhost\\n' > san.ext && "
+      "for who in server client; do "
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key "
+      "-out $who.csr -subj /CN=localhost 2>/dev/null && "
+      "openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem "
+      "-days 1 -extfile san.ext 2>/dev/null; done",
+      dir);
+  ASSERT_EQ(system(script.c_str()), 0);
+}
+
+// The CLI reaches a TLS lineaged that requires client certificates: with
+// the CA and a client certificate it gets the same answers; without the
+// certificate, with another CA, or in plaintext it gets none.
+TEST_F(RemoteCliTest, TlsDaemonWithClientCertificates) {
+  MakeCertificates(dir_);
+  StartDaemon(0, {"--tls-cert", dir_ + "/server.pem", "--tls-key", dir_ + "/server.key",
+                  "--tls-client-ca", dir_ + "/ca.pem"});
+  host_ = "localhost";  // the name the server certificate carries
+  std::vector<std::string> tls = {"--tls-ca",           dir_ + "/ca.pem", "--tls-cert",
+                                  dir_ + "/client.pem", "--tls-key",      dir_ + "/client.key"};
+  auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.begin(), b.begin(), b.end());
+    return a;
+  };
+  ProcessResult ok = Remote("gate", with({"check", Digest(3)}, tls));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("ALLOW " + Digest(3)));
+  ProcessResult shown = Remote("reader", with({"show", kFooPy}, tls));
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  // The same through the environment.
+  ProcessResult env =
+      Remote("gate", {"check", Digest(3)},
+             {"LINEAGE_TLS_CA=" + dir_ + "/ca.pem", "LINEAGE_TLS_CERT=" + dir_ + "/client.pem",
+              "LINEAGE_TLS_KEY=" + dir_ + "/client.key"});
+  EXPECT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_EQ(env.out, ok.out);
+
+  ProcessResult no_cert = Remote("gate", {"--tls-ca", dir_ + "/ca.pem", "check", Digest(3)});
+  EXPECT_EQ(no_cert.exit_code, 8) << no_cert.err;
+  ProcessResult other_ca =
+      Remote("gate",
+             with({"check", Digest(3)}, {"--tls-ca", dir_ + "/other.pem", "--tls-cert",
+                                         dir_ + "/client.pem", "--tls-key", dir_ + "/client.key"}));
+  EXPECT_EQ(other_ca.exit_code, 8) << other_ca.err;
+  ProcessResult plaintext = Remote("gate", {"check", Digest(3)});
+  EXPECT_EQ(plaintext.exit_code, 8) << plaintext.err;
+  ProcessResult half = Remote("gate", {"--tls-ca", dir_ + "/ca.pem", "--tls-cert",
+                                       dir_ + "/client.pem", "check", Digest(3)});
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_THAT(half.err, HasSubstr("--tls-cert and --tls-key go together"));
+  ProcessResult missing = Remote("gate", {"--tls-ca", dir_ + "/none.pem", "check", Digest(3)});
+  EXPECT_EQ(missing.exit_code, 8);
+  EXPECT_THAT(missing.err, HasSubstr("none.pem: cannot read the file"));
+}
+
+// A daemon whose TLS asks for no client certificate: the CA alone is enough.
+TEST_F(RemoteCliTest, TlsDaemonWithoutClientCertificates) {
+  MakeCertificates(dir_);
+  StartDaemon(0, {"--tls-cert", dir_ + "/server.pem", "--tls-key", dir_ + "/server.key"});
+  host_ = "localhost";
+  ProcessResult ok = Remote("reader", {"--tls-ca", dir_ + "/ca.pem", "descendants", kFooPy});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, Embedded({"descendants", kFooPy}).out);  // read-only open beside the daemon
 }
 
 TEST_F(RemoteCliTest, AdminTokenCreateListRevoke) {

@@ -290,6 +290,82 @@ TEST_F(RpcTest, EachRoleHoldsOnlyItsOwnCapability) {
   EXPECT_TRUE(Throws(reader.getResponder().liftRequest().send()));
 }
 
+// The calls added for why, show, plans, stats, inventories and backup sit
+// on their role's capability only: no other login holds a reference to them.
+TEST_F(RpcTest, NewCallsAreReachableOnlyFromTheirRole) {
+  schema::Lineage::Client lineage = Connect();
+  auto gate = Login(lineage, Token(Role::kGate));
+  EXPECT_TRUE(Throws(gate.getReader().showRequest().send()));
+  EXPECT_TRUE(Throws(gate.getReader().getPlanRequest().send()));
+  EXPECT_TRUE(Throws(gate.getReader().listPlansRequest().send()));
+  EXPECT_TRUE(Throws(gate.getReader().statsRequest().send()));
+  EXPECT_TRUE(Throws(gate.getIngest().ingestInventoriesRequest().send()));
+  EXPECT_TRUE(Throws(gate.getAdmin().backupRequest().send()));
+  auto reader = Login(lineage, Token(Role::kReader));
+  EXPECT_TRUE(Throws(reader.getGate().whyRequest().send()));
+  EXPECT_TRUE(Throws(reader.getGate().revocationsRequest().send()));
+  EXPECT_TRUE(Throws(reader.getIngest().ingestInventoriesRequest().send()));
+  auto ingest = Login(lineage, Token(Role::kIngest));
+  EXPECT_TRUE(Throws(ingest.getReader().showRequest().send()));
+  EXPECT_TRUE(Throws(ingest.getGate().whyRequest().send()));
+  auto responder = Login(lineage, Token(Role::kResponder));
+  EXPECT_TRUE(Throws(responder.getReader().getPlanRequest().send()));
+  EXPECT_TRUE(Throws(responder.getAdmin().backupRequest().send()));
+  auto approver = Login(lineage, Token(Role::kApprover));
+  EXPECT_TRUE(Throws(approver.getReader().listPlansRequest().send()));
+
+  // And each answers on its own role's capability.
+  schema::Ingest::Client ingest_cap = ingest.getIngest();
+  IngestSamples(ingest_cap);
+  schema::Gate::Client gate_cap = gate.getGate();
+  auto why = gate_cap.whyRequest();
+  why.setDigest(kFooTarGz);
+  auto answer = why.send().wait(io_.waitScope);
+  ASSERT_EQ(answer.getStatus().getCode(), 0u) << View(answer.getStatus().getMessage());
+  EXPECT_TRUE(answer.getResult().getKnown());
+  EXPECT_EQ(answer.getResult().getReasons().size(), 0u);
+  schema::Reader::Client reader_cap = reader.getReader();
+  auto show = reader_cap.showRequest();
+  show.setRef(kFooPy);
+  auto node = show.send().wait(io_.waitScope);
+  ASSERT_EQ(node.getStatus().getCode(), 0u);
+  EXPECT_EQ(View(node.getNode().getRef()), kFooPy);
+  EXPECT_GT(node.getNode().getOutEdges().size(), 0u);
+  auto unknown = gate_cap.revocationsRequest();
+  unknown.initIds(1).set(0, "rev-404");
+  EXPECT_EQ(unknown.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kNotFound));
+}
+
+// Inventories over RPC: parsed by the daemon, stored in order; a bad one is
+// an item with an error, the others are stored.
+TEST_F(RpcTest, IngestInventoriesOverRpc) {
+  schema::Lineage::Client lineage = Connect();
+  schema::Ingest::Client ingest = Login(lineage, Token(Role::kIngest)).getIngest();
+  std::string dir = std::string(LINEAGE_SOURCE_DIR) + "/tests/data/inventories/";
+  std::vector<std::string> contents = {ReadAll(dir + "pods.json"), "{not json"};
+  auto request = ingest.ingestInventoriesRequest();
+  auto docs = request.initInventories(2);
+  for (size_t i = 0; i < 2; ++i) {
+    docs[i].setName(i == 0 ? "pods.json" : "broken.json");
+    docs[i].setContent(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(contents[i].data()),
+                                           contents[i].size()));
+    docs[i].setCluster("prod");
+    docs[i].setFormat(schema::InventoryFormat::AUTO);
+  }
+  auto response = request.send().wait(io_.waitScope);
+  ASSERT_EQ(response.getStatus().getCode(), 0u) << View(response.getStatus().getMessage());
+  ASSERT_EQ(response.getItems().size(), 2u);
+  ingest::InventoryReport stored = ToInventoryReport(response.getItems()[0]);
+  EXPECT_EQ(stored.error, "");
+  EXPECT_EQ(stored.cluster, "prod");
+  EXPECT_EQ(stored.format, ingest::InventoryFormat::kKubectl);
+  EXPECT_GT(stored.workloads, 0u);
+  EXPECT_GT(stored.outcome.new_edges, 0u);
+  ingest::InventoryReport broken = ToInventoryReport(response.getItems()[1]);
+  EXPECT_THAT(broken.error, ::testing::StartsWith("broken.json"));
+}
+
 TEST_F(RpcTest, IngestTraverseRevokeAndCheckOverRpc) {
   schema::Lineage::Client lineage = Connect();
   schema::Ingest::Client ingest = Login(lineage, Token(Role::kIngest)).getIngest();
@@ -651,6 +727,265 @@ TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {
 
   // The file holds hashes only.
   EXPECT_EQ(ReadAll(dir_ + "/db/credentials").find(token), std::string::npos);
+}
+
+// ---- convert.h: every field survives Fill* then To* (the remote CLI
+// prints these structs, so a dropped field would be a silent difference).
+
+SignerEvidence Evidence(int n) {
+  return SignerEvidence{fmt::format("key:keyless:iss|san{}", n),
+                        "https://issuer",
+                        "san@x",
+                        std::string(64, 'c'),
+                        40 + n,
+                        absl::FromUnixSeconds(1700000000 + n)};
+}
+
+void ExpectSame(const SignerEvidence& a, const SignerEvidence& b) {
+  EXPECT_EQ(a.key_ref, b.key_ref);
+  EXPECT_EQ(a.issuer, b.issuer);
+  EXPECT_EQ(a.san, b.san);
+  EXPECT_EQ(a.certificate_sha256, b.certificate_sha256);
+  EXPECT_EQ(a.log_index, b.log_index);
+  EXPECT_EQ(a.signed_at, b.signed_at);
+}
+
+Revocation SomeRevocation() {
+  Revocation rev;
+  rev.id = "rev-7";
+  rev.plan_id = std::string(64, 'p');
+  rev.roots = {{"key:sha256:aa", absl::FromUnixSeconds(10), absl::FromUnixSeconds(20)},
+               {kFooPy, absl::InfinitePast(), absl::InfiniteFuture()}};
+  rev.reason = "INC-1";
+  rev.mode = RevocationMode::kAdvisory;
+  rev.created_by = "alice";
+  rev.approvals = {{"bob", absl::FromUnixSeconds(30)}, {"carol", absl::FromUnixSeconds(31)}};
+  rev.enforced_by = "dave";
+  rev.enforced_at = absl::FromUnixSeconds(40);
+  rev.enforced_seq = 9;
+  rev.state = RevocationState::kLifted;
+  rev.lifted_by = "erin";
+  rev.lifted_at = absl::FromUnixSeconds(50);
+  rev.lift_reason = "fixed";
+  rev.artifact_count = 123;
+  return rev;
+}
+
+void ExpectSame(const Revocation& a, const Revocation& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.plan_id, b.plan_id);
+  EXPECT_EQ(a.roots, b.roots);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.mode, b.mode);
+  EXPECT_EQ(a.created_by, b.created_by);
+  ASSERT_EQ(a.approvals.size(), b.approvals.size());
+  for (size_t i = 0; i < a.approvals.size(); ++i) {
+    EXPECT_EQ(a.approvals[i].principal, b.approvals[i].principal);
+    EXPECT_EQ(a.approvals[i].time, b.approvals[i].time);
+  }
+  EXPECT_EQ(a.enforced_by, b.enforced_by);
+  EXPECT_EQ(a.enforced_at, b.enforced_at);
+  EXPECT_EQ(a.enforced_seq, b.enforced_seq);
+  EXPECT_EQ(a.state, b.state);
+  EXPECT_EQ(a.lifted_by, b.lifted_by);
+  EXPECT_EQ(a.lifted_at, b.lifted_at);
+  EXPECT_EQ(a.lift_reason, b.lift_reason);
+  EXPECT_EQ(a.artifact_count, b.artifact_count);
+}
+
+TEST(ConvertTest, WhyResultKeepsEveryField) {
+  WhyResult in;
+  in.artifact = kFooTarGz;
+  in.known = true;
+  in.check.digest = kFooTarGz;
+  in.check.verdict = Verdict::kDeny;
+  in.check.known = true;
+  in.check.denied_by = {"rev-7"};
+  in.check.advisories = {"rev-8"};
+  in.check.advisory_only = true;
+  in.check.warnings = {"w"};
+  WhyReason reason;
+  reason.revocation = SomeRevocation();
+  reason.root = kFooPy;
+  reason.denies = true;
+  reason.chain.push_back(ChainHop{kFooPy,
+                                  kFooTarGz,
+                                  EdgeKind::kDerived,
+                                  "att1",
+                                  {"key:a", "key:b"},
+                                  {Evidence(1), Evidence(2)},
+                                  absl::FromUnixSeconds(99)});
+  in.reasons.push_back(reason);
+  in.ancestor_artifacts = 5;
+  in.signers = {"key:a"};
+  in.signer_evidence = {Evidence(3)};
+  in.builders = {"builder:b"};
+  in.materials = {kFooPy};
+  in.attestations = {"att1", "att2"};
+
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::WhyResult>();
+  FillWhy(builder, in);
+  WhyResult out = ToWhy(builder.asReader());
+
+  EXPECT_EQ(out.artifact, in.artifact);
+  EXPECT_EQ(out.known, in.known);
+  EXPECT_EQ(out.check.digest, in.check.digest);
+  EXPECT_EQ(out.check.verdict, in.check.verdict);
+  EXPECT_EQ(out.check.denied_by, in.check.denied_by);
+  EXPECT_EQ(out.check.advisories, in.check.advisories);
+  EXPECT_EQ(out.check.advisory_only, in.check.advisory_only);
+  EXPECT_EQ(out.check.warnings, in.check.warnings);
+  ASSERT_EQ(out.reasons.size(), 1u);
+  ExpectSame(out.reasons[0].revocation, in.reasons[0].revocation);
+  EXPECT_EQ(out.reasons[0].root, reason.root);
+  EXPECT_EQ(out.reasons[0].denies, reason.denies);
+  ASSERT_EQ(out.reasons[0].chain.size(), 1u);
+  const ChainHop& hop = out.reasons[0].chain[0];
+  EXPECT_EQ(hop.from, kFooPy);
+  EXPECT_EQ(hop.to, kFooTarGz);
+  EXPECT_EQ(hop.kind, EdgeKind::kDerived);
+  EXPECT_EQ(hop.attestation, "att1");
+  EXPECT_EQ(hop.signers, reason.chain[0].signers);
+  ASSERT_EQ(hop.evidence.size(), 2u);
+  ExpectSame(hop.evidence[1], Evidence(2));
+  EXPECT_EQ(hop.time, absl::FromUnixSeconds(99));
+  EXPECT_EQ(out.ancestor_artifacts, 5u);
+  EXPECT_EQ(out.signers, in.signers);
+  ASSERT_EQ(out.signer_evidence.size(), 1u);
+  ExpectSame(out.signer_evidence[0], Evidence(3));
+  EXPECT_EQ(out.builders, in.builders);
+  EXPECT_EQ(out.materials, in.materials);
+  EXPECT_EQ(out.attestations, in.attestations);
+}
+
+TEST(ConvertTest, NodeInfoKeepsEveryFieldAndEvidenceOnlyWhereThere) {
+  NodeInfo in;
+  in.ref = "key:keyless:iss|san";
+  in.kind = NodeKind::kKey;
+  in.aliases = {"key:abc"};
+  EdgeInfo signed_edge{in.ref, kFooPy, EdgeKind::kSigned, "att1", absl::FromUnixSeconds(5)};
+  signed_edge.evidence = Evidence(4);
+  in.out_edges = {signed_edge,
+                  EdgeInfo{in.ref, kFooTarGz, EdgeKind::kSigned, "att2", absl::InfinitePast()}};
+  in.in_edges = {EdgeInfo{"builder:b", in.ref, EdgeKind::kBuilt, "att3", absl::FromUnixSeconds(6)}};
+
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::NodeInfo>();
+  FillNode(builder, in);
+  NodeInfo out = ToNode(builder.asReader());
+  EXPECT_EQ(out.ref, in.ref);
+  EXPECT_EQ(out.kind, NodeKind::kKey);
+  EXPECT_EQ(out.aliases, in.aliases);
+  ASSERT_EQ(out.out_edges.size(), 2u);
+  ASSERT_TRUE(out.out_edges[0].evidence.has_value());
+  ExpectSame(*out.out_edges[0].evidence, Evidence(4));
+  EXPECT_FALSE(out.out_edges[1].evidence.has_value());
+  EXPECT_EQ(out.out_edges[1].time, absl::InfinitePast());
+  ASSERT_EQ(out.in_edges.size(), 1u);
+  EXPECT_EQ(out.in_edges[0].from, "builder:b");
+  EXPECT_EQ(out.in_edges[0].kind, EdgeKind::kBuilt);
+  EXPECT_EQ(out.in_edges[0].attestation, "att3");
+  EXPECT_EQ(out.in_edges[0].time, absl::FromUnixSeconds(6));
+}
+
+TEST(ConvertTest, PlanEnforceAndInventoryReportKeepEveryField) {
+  Plan in;
+  in.id = std::string(64, 'f');
+  in.roots = {{"builder:b", absl::FromUnixSeconds(1), absl::InfiniteFuture()}};
+  in.reason = "r";
+  in.mode = RevocationMode::kAdvisory;
+  in.created_by = "alice";
+  in.created_at = absl::FromUnixSeconds(2);
+  in.per_root = {RootSummary{"builder:b", NodeKind::kBuilder, true, 3, 4, 1}};
+  in.artifact_count = 4;
+  in.artifacts_by_depth = {1, 3};
+  in.artifacts = {kFooPy};
+  in.workload_count = 2;
+  in.workloads = {"workload:c/n/k/w"};
+  in.bulk = true;
+  in.approvals = {{"bob", absl::FromUnixSeconds(3)}};
+  in.state = PlanState::kEnforced;
+  in.revocation = "rev-2";
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::PlanSummary>();
+  FillPlan(builder, in);
+  Plan out = ToPlan(builder.asReader());
+  EXPECT_EQ(out.id, in.id);
+  EXPECT_EQ(out.roots, in.roots);
+  EXPECT_EQ(out.reason, in.reason);
+  EXPECT_EQ(out.mode, in.mode);
+  EXPECT_EQ(out.created_by, in.created_by);
+  EXPECT_EQ(out.created_at, in.created_at);
+  ASSERT_EQ(out.per_root.size(), 1u);
+  EXPECT_EQ(out.per_root[0].ref, "builder:b");
+  EXPECT_EQ(out.per_root[0].kind, NodeKind::kBuilder);
+  EXPECT_TRUE(out.per_root[0].known);
+  EXPECT_EQ(out.per_root[0].subjects, 3u);
+  EXPECT_EQ(out.per_root[0].artifacts, 4u);
+  EXPECT_EQ(out.per_root[0].shared, 1u);
+  EXPECT_EQ(out.artifact_count, 4u);
+  EXPECT_EQ(out.artifacts_by_depth, in.artifacts_by_depth);
+  EXPECT_EQ(out.artifacts, in.artifacts);
+  EXPECT_EQ(out.workload_count, 2u);
+  EXPECT_EQ(out.workloads, in.workloads);
+  EXPECT_TRUE(out.bulk);
+  ASSERT_EQ(out.approvals.size(), 1u);
+  EXPECT_EQ(out.approvals[0].principal, "bob");
+  EXPECT_EQ(out.approvals[0].time, absl::FromUnixSeconds(3));
+  EXPECT_EQ(out.state, PlanState::kEnforced);
+  EXPECT_EQ(out.revocation, "rev-2");
+
+  EnforceResult done;
+  done.enforced = true;
+  done.change = ClosureChange{2, 1, {"sha256:a"}, {"sha256:b"}, 3, 4};
+  done.revocation = SomeRevocation();
+  done.newly_denied = 5;
+  done.deny_seq = 6;
+  done.workloads = {"workload:c/n/k/w"};
+  done.duration = absl::Microseconds(1234);
+  capnp::MallocMessageBuilder message2;
+  auto enforce = message2.initRoot<schema::EnforceOutcome>();
+  FillEnforce(enforce, done);
+  EnforceResult back = ToEnforce(enforce.asReader());
+  EXPECT_TRUE(back.enforced);
+  EXPECT_EQ(back.change.added, 2u);
+  EXPECT_EQ(back.change.removed, 1u);
+  EXPECT_EQ(back.change.added_sample, done.change.added_sample);
+  EXPECT_EQ(back.change.removed_sample, done.change.removed_sample);
+  EXPECT_EQ(back.change.workloads_added, 3u);
+  EXPECT_EQ(back.change.workloads_removed, 4u);
+  ExpectSame(back.revocation, done.revocation);
+  EXPECT_EQ(back.newly_denied, 5u);
+  EXPECT_EQ(back.deny_seq, 6u);
+  EXPECT_EQ(back.workloads, done.workloads);
+  EXPECT_EQ(back.duration, done.duration);
+
+  ingest::InventoryReport report;
+  report.error = "";
+  report.warnings = {"w1"};
+  report.cluster = "prod";
+  report.id = std::string(64, 'i');
+  report.format = ingest::InventoryFormat::kList;
+  report.pods = 7;
+  report.workloads = 3;
+  report.images = 2;
+  report.outcome = InventoryOutcome{false, true, std::string(64, 'o'), 8, 9};
+  capnp::MallocMessageBuilder message3;
+  auto verdict = message3.initRoot<schema::InventoryVerdict>();
+  FillInventoryReport(verdict, report);
+  ingest::InventoryReport r = ToInventoryReport(verdict.asReader());
+  EXPECT_EQ(r.warnings, report.warnings);
+  EXPECT_EQ(r.cluster, "prod");
+  EXPECT_EQ(r.id, report.id);
+  EXPECT_EQ(r.format, ingest::InventoryFormat::kList);
+  EXPECT_EQ(r.pods, 7u);
+  EXPECT_EQ(r.workloads, 3u);
+  EXPECT_EQ(r.images, 2u);
+  EXPECT_TRUE(r.outcome.stale);
+  EXPECT_EQ(r.outcome.replaced, report.outcome.replaced);
+  EXPECT_EQ(r.outcome.new_nodes, 8u);
+  EXPECT_EQ(r.outcome.new_edges, 9u);
 }
 
 }  // namespace

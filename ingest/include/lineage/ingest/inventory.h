@@ -35,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/include/lineage/store.h"
 
 namespace lineage::ingest {
 
@@ -99,6 +100,35 @@ struct Inventory {
 // ref part (lineage::WorkloadRef): non-empty, no '/', no control characters.
 absl::StatusOr<Inventory> ParseInventory(std::string_view source_name, std::string_view content,
                                          const InventoryOptions& options);
+
+// The inventory as Store::ReplaceInventory takes it: one runs assertion per
+// (workload, image), `source` and `raw` kept as given. An inventory that
+// names no time (kubectl output never does) is as of `now`, to the second.
+// Shared by the CLI and the daemon so both store the same record.
+InventoryRecord ToInventoryRecord(const Inventory& inventory, std::string source, std::string raw,
+                                  absl::Time now);
+
+// What storing one inventory document came to. The CLI prints it; the
+// daemon sends it over RPC (rpc/src/convert.h), so both print the same.
+struct InventoryReport {
+  std::string error;  // non-empty: rejected (parse or store validation); names the source
+  std::vector<std::string> warnings;  // Inventory::warnings
+  std::string cluster;
+  std::string id;
+  InventoryFormat format = InventoryFormat::kAuto;  // as found
+  uint64_t pods = 0;
+  uint64_t workloads = 0;
+  uint64_t images = 0;       // distinct digests
+  InventoryOutcome outcome;  // when stored
+};
+
+// Parses `content` and stores it with store.ReplaceInventory (one
+// WriteBatch). A document that does not parse, or that the store refuses as
+// InvalidArgument, is a report with `error`; any other store failure is
+// returned as the status (it is not the document's fault).
+absl::StatusOr<InventoryReport> StoreInventory(Store& store, std::string_view source_name,
+                                               std::string content, const InventoryOptions& options,
+                                               absl::Time now);
 
 // The canonical digest in an image reference as Kubernetes reports it:
 // "docker-pullable://repo@sha256:<hex>", "repo:tag@sha256:<hex>",

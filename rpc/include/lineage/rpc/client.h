@@ -17,9 +17,10 @@
 //     (checked locally: a login hands out only its role's capability).
 //   - anything else: the engine's own outcome, as the daemon reported it.
 //
-// Limitation: plaintext TCP only. lineaged serves plaintext on loopback and
-// TLS elsewhere; this client cannot speak TLS yet, so it reaches loopback
-// daemons only.
+// Transport: TLS when ClientOptions::tls_ca is set (the daemon's certificate
+// must chain to it and name tls_server_name, default the host), optionally
+// with a client certificate; plaintext TCP otherwise, which Connect allows
+// only to a loopback address (lineaged refuses plaintext elsewhere too).
 //
 // Threads: a Client owns a kj event loop and must be created, used and
 // destroyed on one thread, which may hold no other kj event loop meanwhile.
@@ -36,6 +37,7 @@
 #include "absl/time/time.h"
 #include "engine/include/lineage/revocation.h"
 #include "engine/include/lineage/store.h"
+#include "ingest/include/lineage/ingest/inventory.h"
 #include "rpc/include/lineage/rpc/credentials.h"
 
 namespace lineage::rpc {
@@ -47,16 +49,22 @@ struct ClientOptions {
   std::string token;
   // Bound on connect + login and on every call. Default: 10 s.
   absl::Duration timeout = absl::Seconds(10);
+  // PEM file of the CA(s) the daemon's certificate must chain to. Set: speak
+  // TLS (the system trust store is not used). Empty: plaintext, loopback only.
+  std::string tls_ca;
+  // PEM client certificate chain and its private key, for a daemon that
+  // requires client certificates (lineaged --tls-client-ca). Both or neither;
+  // only with tls_ca.
+  std::string tls_cert;
+  std::string tls_key;
+  // The name the daemon's certificate must carry. Default (empty): the host
+  // of `address`.
+  std::string tls_server_name;
 };
 
-// The plan as the RPC reports it. The RPC's PlanSummary carries the id,
-// counts, bulk flag, approving principals, state, revocation and listings;
-// the fields it does not carry (per-root summaries, counts by depth,
-// approval times, created_at) stay empty, InfinitePast for times.
-//
-// Limitation: the RPC has no "get plan" call yet, so a plan's roots, reason,
-// mode and creator are known only to the client that made it (Client::Plan
-// fills them from its request).
+// Plans, revocations, why and show results carry every field of the engine's
+// structs (rpc/src/convert.h maps them), so a caller prints them as it would
+// the embedded store's.
 
 // What a subscription reports; see Client::Subscribe.
 struct SubscribeCallbacks {
@@ -71,7 +79,10 @@ struct SubscribeCallbacks {
 class Client {
  public:
   // Connects to options.address and logs in. See the file comment for the
-  // statuses. InvalidArgument for an address that is not HOST:PORT.
+  // statuses. InvalidArgument for an address that is not HOST:PORT, for
+  // plaintext to a host that is not loopback, and for half a client
+  // certificate; Unavailable for a TLS file that cannot be read or a failed
+  // handshake (an untrusted certificate, a client certificate required).
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const ClientOptions& options);
   ~Client();
 
@@ -94,24 +105,43 @@ class Client {
   absl::Status Subscribe(uint64_t after_seq, const SubscribeCallbacks& callbacks,
                          absl::Duration heartbeat = absl::Seconds(5));
 
+  // Store::Why over the RPC.
+  absl::StatusOr<WhyResult> Why(std::string_view digest);
+  // The named revocations, in order (at most 1,000 ids; NotFound for an
+  // unknown one).
+  absl::StatusOr<std::vector<Revocation>> Revocations(const std::vector<std::string>& ids);
+
+  // ---- ingest role
+  // Store one inventory document (parsed by the daemon, as
+  // ingest::StoreInventory): a report, or the daemon's store failure.
+  absl::StatusOr<ingest::InventoryReport> IngestInventory(std::string_view name,
+                                                          std::string_view content,
+                                                          const ingest::InventoryOptions& options);
+
   // ---- reader role
   // max_depth -1: unlimited; limit 0: unlimited. Every edge kind is followed.
   absl::StatusOr<TraversalResult> Descendants(std::string_view ref, int max_depth, uint64_t limit);
   absl::StatusOr<TraversalResult> Ancestors(std::string_view ref, int max_depth, uint64_t limit);
+  absl::StatusOr<NodeInfo> Show(std::string_view ref);
+  absl::StatusOr<StoreStats> Stats();
+  // max_listed bounds the artifact and workload listings.
+  absl::StatusOr<Plan> GetPlan(std::string_view plan_id, uint32_t max_listed);
+  // Newest first, nothing listed.
+  absl::StatusOr<std::vector<Plan>> ListPlans();
 
   // ---- responder role
-  // The plan (see above); roots, reason, mode and created_by come from
-  // `request`.
   absl::StatusOr<Plan> MakePlan(const PlanRequest& request, uint32_t max_listed);
-  // EnforceResult with enforced, change counts (no samples), revocation.id,
-  // revocation.plan_id, newly_denied, deny_seq, workloads and duration.
   absl::StatusOr<EnforceResult> Enforce(std::string_view plan_id, const EnforceOptions& options);
-  // LiftResult with revocation.id, released, still_covered and deny_seq.
   absl::StatusOr<LiftResult> Lift(std::string_view revocation, std::string_view actor,
                                   std::string_view reason);
 
   // ---- approver role
   absl::StatusOr<Plan> Approve(std::string_view plan_id, std::string_view principal);
+
+  // ---- admin role
+  // An online checkpoint into `dir` on the daemon's machine (Store::
+  // Checkpoint); returns how long it took there.
+  absl::StatusOr<absl::Duration> Backup(std::string_view dir);
 
  private:
   struct Impl;
