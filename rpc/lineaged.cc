@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   std::string policy_path;
   std::string credentials;
   uint64_t lag_limit = 10000;
+  int verify_threads = 2;
   std::string http;
   std::string tls_cert, tls_key, tls_client_ca;
   int rotation_days = 90;
@@ -94,6 +95,10 @@ int main(int argc, char** argv) {
   app.add_option("--policy", policy_path, "Trust policy for Ingest (docs/trust-policy.md)");
   app.add_option("--credentials", credentials,
                  "Credentials file (default: DB/credentials); see lineage admin token");
+  app.add_option("--verify-threads", verify_threads,
+                 "Threads that verify ingested signatures before the writer stores them "
+                 "(default: 2)")
+      ->check(CLI::Range(1, 64));
   app.add_option("--lag-limit", lag_limit,
                  "Sequences a subscriber may fall behind before it must resync")
       ->capture_default_str();
@@ -164,6 +169,7 @@ int main(int argc, char** argv) {
     options.credentials_path = credentials;
     options.policy = LoadPolicy(policy_path, logger.get());
     options.lag_limit = lag_limit;
+    options.verify_threads = verify_threads;
     options.logger = logger;
     absl::StatusOr<std::unique_ptr<lineage::rpc::Server>> server =
         lineage::rpc::Server::Create(store->get(), options);

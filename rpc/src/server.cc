@@ -1,5 +1,7 @@
 #include "rpc/include/lineage/rpc/server.h"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -73,6 +75,39 @@ class WorkerThread {
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
   std::thread thread_;
+};
+
+// Hands each ingest call's verified documents to the writer in the order
+// the calls arrived, whatever order their verification finished in, so that
+// a client streaming calls sees them stored as it sent them.
+class IngestSequencer {
+ public:
+  explicit IngestSequencer(WorkerThread* writer) : writer_(writer) {}
+
+  // A ticket per call, taken on arrival. Thread-safe.
+  uint64_t Take() {
+    std::lock_guard lock(mu_);
+    return next_ticket_++;
+  }
+
+  // The call with `ticket` is verified: `store` runs on the writer after
+  // every earlier ticket's. Thread-safe.
+  void Ready(uint64_t ticket, std::function<void()> store) {
+    std::lock_guard lock(mu_);
+    ready_.emplace(ticket, std::move(store));
+    while (!ready_.empty() && ready_.begin()->first == next_to_store_) {
+      writer_->Submit(std::move(ready_.begin()->second));
+      ready_.erase(ready_.begin());
+      next_to_store_++;
+    }
+  }
+
+ private:
+  WorkerThread* writer_;
+  std::mutex mu_;
+  uint64_t next_ticket_ = 0;
+  uint64_t next_to_store_ = 0;
+  std::map<uint64_t, std::function<void()>> ready_;
 };
 
 class ServerImpl;
@@ -259,6 +294,8 @@ class ServerImpl final : public Server {
     // the push itself runs on the event loop.
     auto executor = std::shared_ptr<kj::Own<const kj::Executor>>(
         new kj::Own<const kj::Executor>(kj::getCurrentThreadExecutor().addRef()));
+    for (int i = 0; i < std::max(1, options_.verify_threads); ++i)
+      verifiers_.push_back(std::make_unique<WorkerThread>());
     store_->SetDenyListListener([this, executor](uint64_t) {
       try {
         (*executor)->executeSync([this] { hub_->Publish(); });
@@ -270,6 +307,7 @@ class ServerImpl final : public Server {
 
   ~ServerImpl() override {
     store_->SetDenyListListener(nullptr);
+    StopVerifiers();
     worker_.Stop();
     reader_.Stop();
     query_.Stop();
@@ -292,6 +330,7 @@ class ServerImpl final : public Server {
 
   void Shutdown() override {
     store_->SetDenyListListener(nullptr);
+    StopVerifiers();
     worker_.Stop();
     reader_.Stop();
     query_.Stop();
@@ -311,6 +350,56 @@ class ServerImpl final : public Server {
   template <typename T>
   kj::Promise<std::shared_ptr<T>> OffLoop(std::function<T()> fn, std::string what = "") {
     return OffLoop(&worker_, std::move(fn), std::move(what));
+  }
+
+  // Verifiers finish their queues first: what they verified still reaches
+  // the writer, which then drains.
+  void StopVerifiers() {
+    for (auto& v : verifiers_)
+      v->Stop();
+  }
+
+  // The ingest pipeline: `verify(i)` runs for every i < n, spread over the
+  // verifier threads; then `store()` runs on the writer thread, after the
+  // store steps of every call that arrived earlier; its result resolves the
+  // promise on the event loop. `what` names the request in the log.
+  template <typename T>
+  kj::Promise<std::shared_ptr<T>> VerifyThenStore(size_t n, std::function<void(size_t)> verify,
+                                                  std::function<T()> store, std::string what) {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<std::shared_ptr<T>>();
+    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::shared_ptr<T>>>>(
+        kj::mv(paf.fulfiller));
+    uint64_t id = ++next_request_;
+    LINEAGE_LOG(logger_.get(), kInfo, "req {}: {}", id, what);
+    Logger* logger = logger_.get();
+    absl::Time start = absl::Now();
+    uint64_t ticket = sequencer_.Take();
+    IngestSequencer* sequencer = &sequencer_;
+    auto store_step = [store = std::move(store), fulfiller, id, logger, start] {
+      auto result = std::make_shared<T>(store());
+      LINEAGE_LOG(logger, kInfo, "req {}: done in {:.1f} ms", id,
+                  absl::ToDoubleMilliseconds(absl::Now() - start));
+      (*fulfiller)->fulfill(std::move(result));
+    };
+    size_t chunks = std::min(n, verifiers_.size());
+    if (chunks == 0) {
+      sequencer->Ready(ticket, std::move(store_step));
+      return kj::mv(paf.promise);
+    }
+    // Contiguous slices, one per verifier; the last slice to finish hands
+    // the call to the sequencer.
+    auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
+    auto shared_verify = std::make_shared<std::function<void(size_t)>>(std::move(verify));
+    auto shared_store = std::make_shared<std::function<void()>>(std::move(store_step));
+    for (size_t c = 0; c < chunks; ++c) {
+      size_t begin = n * c / chunks, end = n * (c + 1) / chunks;
+      verifiers_[c]->Submit([=] {
+        for (size_t i = begin; i < end; ++i)
+          (*shared_verify)(i);
+        if (remaining->fetch_sub(1) == 1) sequencer->Ready(ticket, std::move(*shared_store));
+      });
+    }
+    return kj::mv(paf.promise);
   }
 
   // Runs a read on the query thread.
@@ -379,6 +468,11 @@ class ServerImpl final : public Server {
   // that checks never wait for them, and apart from the writer, so that they
   // never wait for an enforcement.
   WorkerThread query_;
+  // Parse and verify ingested documents; see IngestSequencer. Declared
+  // after worker_, so destroyed (joined) before it: a finished verifier may
+  // still submit to the writer.
+  std::vector<std::unique_ptr<WorkerThread>> verifiers_;
+  IngestSequencer sequencer_{&worker_};
 };
 
 // ---- Gate ----
@@ -523,27 +617,40 @@ class IngestImpl final : public schema::Ingest::Server {
   explicit IngestImpl(ServerImpl* server) : server_(server) {}
 
   kj::Promise<void> ingest(IngestContext context) override {
-    // Copies out of the request: verification runs on the writer thread,
-    // after this call's message may be gone.
+    // Copies out of the request: verification runs on other threads, after
+    // this call's message may be gone.
     struct Doc {
       std::string name;
       std::string content;
+      std::vector<ingest::ItemResult> items;  // filled by a verifier
     };
-    std::vector<Doc> docs;
+    auto docs = std::make_shared<std::vector<Doc>>();
     for (auto d : context.getParams().getDocuments()) {
       auto bytes = d.getContent();
-      docs.push_back({std::string(View(d.getName())),
-                      std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size())});
+      docs->push_back({std::string(View(d.getName())),
+                       std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size()),
+                       {}});
     }
     std::shared_ptr<const ingest::TrustPolicy> policy = server_->policy();
     Store* store = server_->store();
-    size_t n_docs = docs.size();
-    std::function<std::vector<ItemOutcome>()> work = [docs = std::move(docs), policy, store] {
+    size_t n_docs = docs->size();
+
+    // Parsing and signature checks are pure given the policy: they run on
+    // the verifier threads, each document once. Only the store step, in
+    // document order, runs on the writer, so atomicity (each attestation
+    // whole or not at all, one WriteBatch) and per-item verdicts are those
+    // of the serial path.
+    std::function<void(size_t)> verify = [docs, policy](size_t i) {
+      static const ingest::TrustPolicy kEmpty;
+      Doc& doc = (*docs)[i];
+      doc.items = ingest::VerifyDocument(doc.name, doc.content, policy ? *policy : kEmpty,
+                                         ingest::IngestOptions{});
+      doc.content = std::string();  // not needed any more; free it early
+    };
+    std::function<std::vector<ItemOutcome>()> persist = [docs, store] {
       std::vector<ItemOutcome> out;
-      ingest::TrustPolicy empty;
-      for (const Doc& doc : docs) {
-        for (ingest::ItemResult& item : ingest::VerifyDocument(
-                 doc.name, doc.content, policy ? *policy : empty, ingest::IngestOptions{})) {
+      for (Doc& doc : *docs) {
+        for (ingest::ItemResult& item : doc.items) {
           ItemOutcome o;
           o.source = item.source;
           if (!item.record.ok()) {
@@ -561,7 +668,9 @@ class IngestImpl final : public schema::Ingest::Server {
       }
       return out;
     };
-    return server_->OffLoop(std::move(work), fmt::format("ingest {} documents", n_docs))
+    return server_
+        ->VerifyThenStore(n_docs, std::move(verify), std::move(persist),
+                          fmt::format("ingest {} documents", n_docs))
         .then([context, metrics = server_->metrics()](
                   std::shared_ptr<std::vector<ItemOutcome>> items) mutable {
           for (const ItemOutcome& o : *items) {

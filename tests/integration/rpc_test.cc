@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -335,6 +336,63 @@ TEST_F(RpcTest, NewCallsAreReachableOnlyFromTheirRole) {
   unknown.initIds(1).set(0, "rev-404");
   EXPECT_EQ(unknown.send().wait(io_.waitScope).getStatus().getCode(),
             static_cast<uint32_t>(absl::StatusCode::kNotFound));
+}
+
+// Verification is spread over verifier threads; the answer still lists the
+// items in document order, each with its own verdict, and a document that
+// repeats an earlier one in the same call is a duplicate (stored in order).
+TEST_F(RpcTest, IngestKeepsDocumentOrderAndVerdictsAcrossVerifiers) {
+  daemon_->Stop();
+  StartDaemon({"--verify-threads", "3"});
+  schema::Lineage::Client lineage = Connect();
+  schema::Ingest::Client ingest = Login(lineage, Token(Role::kIngest)).getIngest();
+  std::vector<std::string> names, contents;
+  for (const auto& e : fs::directory_iterator(kSamples + "/attestations")) {
+    names.push_back(e.path().filename().string());
+    contents.push_back(ReadAll(e.path().string()));
+  }
+  std::sort(names.begin(), names.end());
+  contents.clear();
+  for (const std::string& n : names)
+    contents.push_back(ReadAll(kSamples + "/attestations/" + n));
+  // A broken document in the middle, and the first one again at the end.
+  names.insert(names.begin() + 3, "broken.json");
+  contents.insert(contents.begin() + 3, "{\"payloadType\": 7}");
+  names.push_back("again-" + names.front());
+  contents.push_back(contents.front());
+
+  auto request = ingest.ingestRequest();
+  auto docs = request.initDocuments(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    docs[i].setName(Text(names[i]));
+    docs[i].setContent(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(contents[i].data()),
+                                           contents[i].size()));
+  }
+  auto response = request.send().wait(io_.waitScope);
+  ASSERT_EQ(response.getStatus().getCode(), 0u);
+  // Each item's source starts with its document's name, in document order
+  // (a JSON Lines document may yield several items).
+  size_t doc = 0;
+  std::vector<std::string> order;
+  for (auto item : response.getItems()) {
+    std::string source(View(item.getSource()));
+    while (doc < names.size() && source.rfind(names[doc], 0) != 0)
+      doc++;
+    ASSERT_LT(doc, names.size()) << source << " out of order";
+    order.push_back(names[doc]);
+    if (names[doc] == "broken.json") {
+      EXPECT_FALSE(item.getAccepted());
+      EXPECT_THAT(std::string(View(item.getReason())), HasSubstr("broken.json"));
+    } else if (names[doc].rfind("again-", 0) == 0) {
+      EXPECT_TRUE(item.getAccepted()) << View(item.getReason());
+      EXPECT_TRUE(item.getDuplicate());
+    } else {
+      EXPECT_TRUE(item.getAccepted()) << source << ": " << View(item.getReason());
+      EXPECT_FALSE(item.getDuplicate()) << source;
+    }
+  }
+  EXPECT_EQ(order.back(), names.back());
+  EXPECT_THAT(order, ::testing::Contains("broken.json"));
 }
 
 // Inventories over RPC: parsed by the daemon, stored in order; a bad one is

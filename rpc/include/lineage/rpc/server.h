@@ -4,10 +4,14 @@
 //
 // Threads: the server runs on the thread of a kj event loop. Gate calls
 // (check, deny list) answer on that thread from the store's in-memory taint
-// and never wait for a writer. Everything that writes or verifies (ingest,
-// plan, approve, enforce, lift) runs on one writer thread the server owns,
-// so a long enforcement never delays a check; its result returns to the
-// event loop through a cross-thread promise.
+// and never wait for a writer. Everything that writes (ingest, plan,
+// approve, enforce, lift) runs on one writer thread the server owns, so a
+// long enforcement never delays a check; its result returns to the event
+// loop through a cross-thread promise. Ingested documents are parsed and
+// verified first on `verify_threads` verifier threads, split across them,
+// and handed to the writer call by call in the order the calls arrived, each
+// call's records in document order. Reads that touch RocksDB (why, show,
+// plans) run on a query thread.
 //
 // Deny-list push: the store's listener wakes the event loop after each
 // durable change; every subscriber is then sent the deltas it has not seen,
@@ -39,6 +43,10 @@ struct ServerOptions {
   // How many sequences a subscriber may fall behind before it is told to
   // resync. Default: 10,000.
   uint64_t lag_limit = 10000;
+  // Threads that parse and verify ingested documents (signature checks
+  // are pure given the trust policy) before the writer thread stores them.
+  // Default: 2, one per core of the target machine. At least 1.
+  int verify_threads = 2;
   // Default (nullptr): discard.
   std::shared_ptr<Logger> logger;
 };
