@@ -372,10 +372,13 @@ absl::StatusOr<DsseEnvelope> ParseEnvelopeObject(const object& o, const IngestLi
       // nothing without a verified signing time; a bare envelope carries no
       // transparency-log entry, and looking one up online is not done
       // (offline verification). Such envelopes are verified only inside a
-      // Sigstore bundle or a cosign manifest that holds the log entry.
+      // Sigstore bundle or a cosign manifest that holds the log entry. The
+      // signature is not even checked: it could not count either way.
       signature.problem =
-          "signing time: a keyless certificate signature without a transparency-log entry; its "
-          "signing time cannot be established offline (use the Sigstore bundle)";
+          "signing time: a keyless certificate signature without a transparency-log entry: a "
+          "bare DSSE envelope holds no log entry or RFC 3161 timestamp, so when it was signed, "
+          "and whether its short-lived certificate was valid then, cannot be established offline "
+          "(lineage does not query Rekor); ingest the Sigstore bundle that holds its log entry";
     } else if (!sig || sig->empty()) {
       signature.problem = "no \"sig\"";
     } else {

@@ -551,6 +551,11 @@ class BundleVerifier {
       return Reason("certificate chain", "the certificate is not issued for code signing");
     }
 
+    // 1b. Certificate transparency: Fulcio logs every certificate to a CT
+    // log before issuing it, so a certificate without a verified SCT was
+    // issued outside public view (a compromised or misused CA).
+    if (policy_.sct_threshold() > 0) LINEAGE_RETURN_IF_ERROR(VerifyScts(cert, *ca));
+
     // 2. The transparency-log entries: their promises, proofs and
     // checkpoints verify with a trusted log's key.
     LINEAGE_RETURN_IF_ERROR(VerifyLogEntries());
@@ -648,6 +653,40 @@ class BundleVerifier {
       if (signing_time()) signers->front().signed_at = *signing_time();
     }
     return absl::OkStatus();
+  }
+
+  absl::Status VerifyScts(const Certificate& leaf, const CertificateAuthority& ca) const {
+    const Certificate* issuer = nullptr;
+    for (const auto& cert : ca.chain) {
+      if (X509_check_issued(static_cast<X509*>(cert->x509()), static_cast<X509*>(leaf.x509())) ==
+          X509_V_OK) {
+        issuer = cert.get();
+        break;
+      }
+    }
+    ERR_clear_error();
+    if (issuer == nullptr) {
+      return Reason("sct", "no certificate of the issuing CA's chain issued the certificate");
+    }
+    std::vector<const TransparencyLog*> ctlogs;
+    for (const auto& root : policy_.trusted_roots()) {
+      for (const TransparencyLog& log : root->ctlogs())
+        ctlogs.push_back(&log);
+    }
+    absl::StatusOr<SctVerification> scts = VerifyEmbeddedScts(leaf, *issuer, ctlogs);
+    if (!scts.ok()) return Reason("sct", std::string(scts.status().message()));
+    if (scts->verified >= policy_.sct_threshold()) return absl::OkStatus();
+    std::string message =
+        scts->embedded == 0
+            ? std::string("the certificate embeds no signed certificate timestamp")
+            : fmt::format(
+                  "{} of the certificate's {} signed certificate timestamps verify with "
+                  "a CT log of the trusted roots ({} CT logs)",
+                  scts->verified, scts->embedded, ctlogs.size());
+    message += fmt::format("; the policy's sct_threshold is {}", policy_.sct_threshold());
+    for (size_t i = 0; i < scts->problems.size() && i < 4; ++i)
+      message += fmt::format("; {}", scts->problems[i]);
+    return Reason("sct", message);
   }
 
   std::optional<absl::Time> signing_time() const {

@@ -26,6 +26,8 @@ using simdjson::dom::object;
 // policy: refuse it rather than read it whole.
 constexpr size_t kMaxPolicyFileBytes = 1 << 20;
 constexpr int64_t kMaxThreshold = 64;
+// More SCTs than any certificate embeds (Fulcio embeds one).
+constexpr int64_t kMaxSctThreshold = 8;
 // Longest issuer or SAN a regular expression is matched against.
 constexpr size_t kMaxRegexInput = 4096;
 
@@ -170,12 +172,13 @@ absl::StatusOr<TrustPolicy> ParseBody(std::string_view text, std::string_view ba
   if (!root.ok()) return root.status();
   object o;
   LINEAGE_RETURN_IF_ERROR(json::AsObject(*root, "", &o));
-  LINEAGE_RETURN_IF_ERROR(
-      CheckKnownFields(o, "", {"version", "threshold", "keys", "trusted_roots", "identities"}));
+  LINEAGE_RETURN_IF_ERROR(CheckKnownFields(
+      o, "", {"version", "threshold", "keys", "trusted_roots", "identities", "sct_threshold"}));
 
-  std::optional<element> version, threshold;
+  std::optional<element> version, threshold, sct_threshold;
   LINEAGE_RETURN_IF_ERROR(json::Find(o, "", "version", &version));
   LINEAGE_RETURN_IF_ERROR(json::Find(o, "", "threshold", &threshold));
+  LINEAGE_RETURN_IF_ERROR(json::Find(o, "", "sct_threshold", &sct_threshold));
   int64_t version_number = 0;
   if (!version || version->get_int64().get(version_number) != simdjson::SUCCESS ||
       version_number != 1) {
@@ -188,6 +191,13 @@ absl::StatusOr<TrustPolicy> ParseBody(std::string_view text, std::string_view ba
                     threshold_number < 1 || threshold_number > kMaxThreshold)) {
     return json::Error("threshold", fmt::format("must be an integer from 1 to {}", kMaxThreshold));
   }
+  int64_t sct_threshold_number = 1;
+  if (sct_threshold && (sct_threshold->get_int64().get(sct_threshold_number) != simdjson::SUCCESS ||
+                        sct_threshold_number < 0 || sct_threshold_number > kMaxSctThreshold)) {
+    return json::Error("sct_threshold",
+                       fmt::format("must be an integer from 0 to {}", kMaxSctThreshold));
+  }
+  policy.set_sct_threshold(static_cast<int>(sct_threshold_number));
 
   std::optional<array> keys;
   LINEAGE_RETURN_IF_ERROR(json::FindArray(o, "", "keys", &keys));

@@ -1,9 +1,12 @@
 // Fuzzes certificate handling: the first byte picks DER certificate, PEM
 // text (one or many certificates), or a trusted_root.json, whose CA chains
 // and log keys go through the same parsers. A certificate that parses has
-// its Fulcio fields read and is checked against itself as a trust anchor.
+// its Fulcio fields read, and its embedded SCTs parsed and its
+// precertificate rebuilt (with itself as the issuer and its own key as the
+// only CT log, so an SCT naming that log id reaches the signature check).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "ingest/include/lineage/ingest/sigstore.h"
@@ -19,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)(*cert)->oidc_issuer().size();
         (void)(*cert)->sans().size();
         (void)(*cert)->ValidAt((*cert)->not_before());
+        TransparencyLog self;
+        self.key = (*cert)->public_key();
+        self.log_id = std::string(32, '\0');
+        (void)VerifyEmbeddedScts(**cert, **cert, {&self});
       }
       break;
     }

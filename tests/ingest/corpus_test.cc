@@ -231,18 +231,30 @@ TEST(CorpusDsseTest, VsaWithRawEcdsaSignatureVerifies) {
 }
 
 // Limitation: offline, a bare envelope's Fulcio certificate has no verified
-// signing time (the log entry is not in the file), so it cannot count.
+// signing time (the log entry is not in the file, nor anywhere else in the
+// corpus: no bundle or cosign annotation records these signatures), so it
+// cannot count. These are all six such envelopes of the corpus.
 TEST(CorpusDsseTest, KeylessJsonlEnvelopesWithoutLogEntryAreRejectedForTime) {
-  for (const char* file :
-       {"dsse-slsa-v0.2/slsa-framework__slsa-verifier__annotated-tag.intoto.jsonl",
-        "dsse-slsa-v0.2/"
-        "slsa-framework__slsa-verifier__gha_go-v1.9.0__binary-linux-amd64-push-v14.intoto.jsonl"}) {
+  for (const char* file : {
+           "dsse-slsa-v0.2/slsa-framework__slsa-verifier__annotated-tag.intoto.jsonl",
+           "dsse-slsa-v0.2/"
+           "slsa-framework__slsa-verifier__gha_generic-v1.2.0__binary-linux-amd64-push-v14."
+           "intoto.jsonl",
+           "dsse-slsa-v0.2/"
+           "slsa-framework__slsa-verifier__gha_go-v1.2.2__binary-linux-amd64-workflow_dispatch."
+           "intoto.jsonl",
+           "dsse-slsa-v0.2/"
+           "slsa-framework__slsa-verifier__gha_go-v1.9.0__binary-linux-amd64-push-v14.intoto.jsonl",
+           "dsse-slsa-v0.2/slsa-framework__slsa-verifier__workflow-inputs.intoto.jsonl",
+           "invalid/slsa-framework__slsa-verifier__binary-linux-amd64-expired-cert.intoto.jsonl",
+       }) {
     std::vector<ItemResult> items = Verify(file, PolicyOf({{"in-toto__witness__testpub.pem"}}));
     ASSERT_EQ(items.size(), 1u) << file;
     ASSERT_FALSE(items[0].record.ok());
     EXPECT_THAT(Message(items[0].record.status()),
                 HasSubstr("signatures[0]: signing time: a keyless certificate signature without "
-                          "a transparency-log entry"));
+                          "a transparency-log entry: a bare DSSE envelope holds no log entry or "
+                          "RFC 3161 timestamp"));
   }
 }
 

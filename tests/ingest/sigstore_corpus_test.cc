@@ -285,6 +285,52 @@ TEST(SigstoreCorpusTest, KeylessSignerIsTheWorkflowIdentityWithCertificateAndLog
   EXPECT_EQ(v01[0].record->signers.at(0).key_ref, s.key_ref);
 }
 
+// The trusted root's JSON with its "ctlogs" array emptied.
+std::string WithoutCtLogs(std::string json) {
+  size_t key = json.find("\"ctlogs\"");
+  size_t open = json.find('[', key);
+  EXPECT_NE(key, std::string::npos);
+  int depth = 0;
+  size_t close = open;
+  for (; close < json.size(); ++close) {
+    if (json[close] == '[') ++depth;
+    if (json[close] == ']' && --depth == 0) break;
+  }
+  return json.substr(0, open) + "[]" + json.substr(close + 1);
+}
+
+TEST(SigstoreCorpusTest, CertificateTransparencyNeedsTheCtLogOfTheTrustedRoot) {
+  const std::string file = "sigstore-bundle-v0.3/cli__cli__sigstore-js-2.1.0-bundle.json";
+  absl::StatusOr<std::shared_ptr<const TrustedRoot>> stripped = TrustedRoot::Parse(
+      WithoutCtLogs(ReadFile(kCorpus + "keys/" + kPublicGood)), "public-good without ctlogs");
+  ASSERT_TRUE(stripped.ok()) << stripped.status();
+  ASSERT_TRUE((*stripped)->ctlogs().empty());
+  ASSERT_FALSE(Root(kPublicGood)->ctlogs().empty());
+  TrustPolicy policy;
+  policy.AddTrustedRoot(*stripped);
+  policy.AddIdentity(Identity(".*", true, ".*", true));
+
+  // Everything else verifies (chain, log, signature): only the SCT is left
+  // without a log to check it against.
+  std::vector<ItemResult> items = Verify(file, policy);
+  ASSERT_FALSE(items.at(0).record.ok());
+  EXPECT_THAT(Message(items[0].record.status()),
+              HasSubstr("sct: 0 of the certificate's 1 signed certificate timestamps verify with "
+                        "a CT log of the trusted roots (0 CT logs)"));
+  EXPECT_THAT(Message(items[0].record.status()), HasSubstr("is not a CT log of the trusted roots"));
+
+  policy.set_sct_threshold(0);
+  items = Verify(file, policy);
+  EXPECT_TRUE(items.at(0).record.ok()) << items[0].record.status();
+  // Two SCTs cannot be found in a certificate that embeds one.
+  TrustPolicy strict = CorpusPolicy();
+  strict.set_sct_threshold(2);
+  items = Verify(file, strict);
+  ASSERT_FALSE(items.at(0).record.ok());
+  EXPECT_THAT(Message(items[0].record.status()),
+              HasSubstr("sct: 1 of the certificate's 1 signed certificate timestamps verify"));
+}
+
 TEST(SigstoreCorpusTest, RekorV2EntryIsTimedByItsRfc3161Timestamp) {
   // Rekor v2 (staging) gives an inclusion proof with an Ed25519-signed
   // checkpoint but no signed entry timestamp: the time comes from the

@@ -2,6 +2,7 @@
 // and checkpoints made in the test with OpenSSL: each check of
 // docs/trust-policy.md ("Keyless verification") is shown to reject the case
 // it exists for, with its own reason. No mocks: every signature is real.
+#include <openssl/ct.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ts.h>
@@ -173,6 +174,51 @@ std::vector<std::string> AuditPath(const std::vector<std::string>& leaves, size_
   return path;
 }
 
+// RFC 6962 section 3.2, written from the definition: the log signs the
+// precertificate's TBSCertificate (here the certificate's TBS before the
+// SCT extension exists) with the SHA-256 of the issuer's key. Appends the
+// SCT list extension and re-signs the certificate with `issuer_key`.
+// `tamper` flips a bit of the SCT's signature after it was made.
+void EmbedSct(X509* cert, X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* log_key,
+              bool tamper = false) {
+  auto put = [](std::string* out, uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i)
+      out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  unsigned char* der = nullptr;
+  int len = i2d_re_X509_tbs(cert, &der);
+  ASSERT_GT(len, 0);
+  std::string tbs(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  const uint64_t at_ms = static_cast<uint64_t>(kSignedAt - 60) * 1000;
+  std::string data(2, '\0');  // v1, certificate_timestamp
+  put(&data, at_ms, 8);
+  put(&data, 1, 2);  // precert_entry
+  data += Hash(SpkiDer(X509_get0_pubkey(issuer)));
+  put(&data, tbs.size(), 3);
+  data += tbs;
+  put(&data, 0, 2);  // no extensions
+  std::string sig = Sign(log_key, data);
+  if (tamper) sig.back() ^= 1;  // the low bit of s: still DER, no longer valid
+  std::string log_id = Hash(SpkiDer(log_key));
+
+  SCT* sct = SCT_new();
+  ASSERT_EQ(SCT_set_version(sct, SCT_VERSION_V1), 1);
+  ASSERT_EQ(SCT_set_log_entry_type(sct, CT_LOG_ENTRY_TYPE_PRECERT), 1);
+  ASSERT_EQ(
+      SCT_set1_log_id(sct, reinterpret_cast<const unsigned char*>(log_id.data()), log_id.size()),
+      1);
+  SCT_set_timestamp(sct, at_ms);
+  ASSERT_EQ(SCT_set_signature_nid(sct, NID_ecdsa_with_SHA256), 1);
+  ASSERT_EQ(SCT_set1_signature(sct, reinterpret_cast<const unsigned char*>(sig.data()), sig.size()),
+            1);
+  STACK_OF(SCT)* list = sk_SCT_new_null();
+  sk_SCT_push(list, sct);
+  ASSERT_EQ(X509_add1_ext_i2d(cert, NID_ct_precert_scts, list, 0, X509V3_ADD_APPEND), 1);
+  SCT_LIST_free(list);
+  ASSERT_GT(X509_sign(cert, issuer_key, EVP_sha256()), 0);
+}
+
 int FixedTime(TS_RESP_CTX*, void* data, long* sec, long* usec) {
   *sec = *static_cast<long*>(data);
   *usec = 0;
@@ -236,6 +282,7 @@ class SigstoreGeneratedTest : public ::testing::Test {
     ca_ = MakeCert({"test fulcio root", kSignedAt - 86400 * 365, kSignedAt + 86400 * 365, true},
                    ca_key_.get(), nullptr, nullptr);
     log_key_ = NewP256();
+    ct_key_ = NewP256();
     leaf_key_ = NewP256();
     tsa_key_ = NewP256();
     tsa_ = MakeCert({"test tsa", kSignedAt - 86400, kSignedAt + 86400, false, "", "", false, true},
@@ -243,12 +290,22 @@ class SigstoreGeneratedTest : public ::testing::Test {
     leaf_ = MakeLeaf(kSignedAt - 60, kSignedAt + 540);
   }
 
+  // A Fulcio-like leaf with an SCT by the test CT log.
   Cert MakeLeaf(int64_t not_before, int64_t not_after, bool code_signing = true) {
-    return MakeCert({"", not_before, not_after, false, kIssuer, kSan, code_signing},
-                    leaf_key_.get(), ca_.get(), ca_key_.get());
+    return MakeLeafWithSct(not_before, not_after, code_signing, ct_key_.get());
+  }
+  // The same with the SCT signed by `sct_key` (none when it is null).
+  Cert MakeLeafWithSct(int64_t not_before, int64_t not_after, bool code_signing, EVP_PKEY* sct_key,
+                       bool tamper_sct = false) {
+    Cert cert = MakeCert({"", not_before, not_after, false, kIssuer, kSan, code_signing},
+                         leaf_key_.get(), ca_.get(), ca_key_.get());
+    if (sct_key != nullptr) EmbedSct(cert.get(), ca_.get(), ca_key_.get(), sct_key, tamper_sct);
+    return cert;
   }
 
-  TrustPolicy Policy(const std::string& san_regex = ".*") {
+  // The test's trusted root: its CA, log, TSA and (unless `with_ctlog` is
+  // false) CT log, valid from ctlog_start_.
+  TrustPolicy Policy(const std::string& san_regex = ".*", bool with_ctlog = true) {
     auto root = std::make_shared<TrustedRoot>();
     CertificateAuthority ca;
     ca.uri = "https://fulcio.test";
@@ -261,6 +318,14 @@ class SigstoreGeneratedTest : public ::testing::Test {
     log.log_id = Hash(SpkiDer(log_key_.get()));
     log.valid_for = {absl::FromUnixSeconds(kSignedAt - 86400 * 365), absl::InfiniteFuture()};
     root->AddTlog(std::move(log));
+    if (with_ctlog) {
+      TransparencyLog ct;
+      ct.base_url = "https://ctfe.test";
+      ct.key = *PublicKey::FromDer(SpkiDer(ct_key_.get()));
+      ct.log_id = Hash(SpkiDer(ct_key_.get()));
+      ct.valid_for = {ctlog_start_, absl::InfiniteFuture()};
+      root->AddCtlog(std::move(ct));
+    }
     // The TSA's chain: its certificate, then the root that issued it.
     CertificateAuthority tsa;
     tsa.chain.push_back(*Certificate::FromDer(CertDer(tsa_.get())));
@@ -375,8 +440,9 @@ class SigstoreGeneratedTest : public ::testing::Test {
     return item.record.ok() ? "" : std::string(item.record.status().message());
   }
 
-  Pkey ca_key_, log_key_, leaf_key_, tsa_key_;
+  Pkey ca_key_, log_key_, ct_key_, leaf_key_, tsa_key_;
   Cert ca_, leaf_, tsa_;
+  absl::Time ctlog_start_ = absl::FromUnixSeconds(kSignedAt - 86400 * 365);
 };
 
 TEST_F(SigstoreGeneratedTest, WellFormedBundleVerifies) {
@@ -425,6 +491,49 @@ TEST_F(SigstoreGeneratedTest, LeafWithoutCodeSigningIsRejectedForTheChain) {
   o.leaf = leaf.get();
   EXPECT_THAT(Rejection(Bundle(o), Policy()),
               HasSubstr("certificate chain: the certificate is not issued for code signing"));
+}
+
+TEST_F(SigstoreGeneratedTest, LeafWithoutSctIsRejectedUnlessThePolicyWaivesIt) {
+  Cert leaf = MakeLeafWithSct(kSignedAt - 60, kSignedAt + 540, true, /*sct_key=*/nullptr);
+  Options o;
+  o.leaf = leaf.get();
+  EXPECT_THAT(Rejection(Bundle(o), Policy()),
+              HasSubstr("gen.json: sct: the certificate embeds no signed certificate timestamp; "
+                        "the policy's sct_threshold is 1"));
+  TrustPolicy waived = Policy();
+  waived.set_sct_threshold(0);
+  ItemResult item = VerifyOne(Bundle(o), waived);
+  EXPECT_TRUE(item.record.ok()) << item.record.status();
+}
+
+TEST_F(SigstoreGeneratedTest, TamperedSctIsRejected) {
+  // The CA signed the certificate with the altered SCT inside, so the chain
+  // verifies: only the SCT check can catch it.
+  Cert leaf =
+      MakeLeafWithSct(kSignedAt - 60, kSignedAt + 540, true, ct_key_.get(), /*tamper_sct=*/true);
+  Options o;
+  o.leaf = leaf.get();
+  std::string why = Rejection(Bundle(o), Policy());
+  EXPECT_THAT(why, HasSubstr("sct: 0 of the certificate's 1 signed certificate timestamps verify"));
+  EXPECT_THAT(why, HasSubstr("SCT 0: signature does not verify with log"));
+}
+
+TEST_F(SigstoreGeneratedTest, SctOfALogOutsideTheTrustedRootsIsRejected) {
+  EXPECT_THAT(Rejection(Bundle({}), Policy(".*", /*with_ctlog=*/false)),
+              HasSubstr("sct: 0 of the certificate's 1 signed certificate timestamps verify with "
+                        "a CT log of the trusted roots (0 CT logs)"));
+  // Another CT log's key under this log's id does not verify it either.
+  Pkey other = NewP256();
+  Cert leaf = MakeLeafWithSct(kSignedAt - 60, kSignedAt + 540, true, other.get());
+  Options o;
+  o.leaf = leaf.get();
+  EXPECT_THAT(Rejection(Bundle(o), Policy()), HasSubstr("is not a CT log of the trusted roots"));
+}
+
+TEST_F(SigstoreGeneratedTest, SctFromBeforeTheCtLogWasValidIsRejected) {
+  ctlog_start_ = absl::FromUnixSeconds(kSignedAt);  // the SCT is from 60 s before
+  EXPECT_THAT(Rejection(Bundle({}), Policy()),
+              HasSubstr("was not valid at the SCT's time 2024-12-31T23:59:00Z"));
 }
 
 TEST_F(SigstoreGeneratedTest, ProofForAnotherEntryIsRejected) {

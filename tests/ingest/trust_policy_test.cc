@@ -106,6 +106,10 @@ TEST_F(TrustPolicyTest, ErrorsNameTheFileAndTheField) {
       {R"({"version":1,"threshold":2,"keys":[{"name":"a","pem_file":"keys/a.pem"}]})",
        "policy.json: threshold: 2 exceeds the number of keys (1)"},
       {R"({"version":1,"threshold":0,"keys":[]})", "policy.json: threshold: must be an integer"},
+      {R"({"version":1,"sct_threshold":-1,"keys":[]})",
+       "policy.json: sct_threshold: must be an integer from 0 to 8"},
+      {R"({"version":1,"sct_threshold":"1","keys":[]})",
+       "policy.json: sct_threshold: must be an integer"},
       {R"({"version":1,"keys":[{"pem_file":"keys/a.pem"}]})", "policy.json: keys[0].name: missing"},
       {R"({"version":1,"keys":[{"name":"a"}]})",
        "policy.json: keys[0]: exactly one of \"pem\" and \"pem_file\" is required"},
@@ -148,6 +152,7 @@ TEST_F(TrustPolicyTest, LoadsTrustedRootsAndKeylessIdentities) {
   ASSERT_TRUE(policy.ok()) << policy.status();
   ASSERT_EQ(policy->trusted_roots().size(), 1u);
   EXPECT_EQ(policy->trusted_roots()[0]->tlogs().size(), 1u);
+  EXPECT_EQ(policy->sct_threshold(), 1);  // SCTs are checked unless the policy says otherwise
   ASSERT_EQ(policy->identities().size(), 2u);
   const TrustedIdentity& release = policy->identities()[0];
   EXPECT_TRUE(release.Matches("https://token.actions.githubusercontent.com",
@@ -173,6 +178,16 @@ TEST_F(TrustPolicyTest, LoadsTrustedRootsAndKeylessIdentities) {
                                "https://github.com/org/repo/.github/workflows/release.yml@refs/"
                                "tags/" +
                                    std::string(100000, 'v')));
+}
+
+TEST_F(TrustPolicyTest, SctThresholdZeroWaivesCertificateTransparency) {
+  absl::StatusOr<TrustPolicy> policy = TrustPolicy::Parse(
+      R"({"version":1,"sct_threshold":0,"keys":[],"trusted_roots":[{"name":"pg","file":")" + kKeys +
+          R"(sigstore__sigstore-go__trusted-root-public-good.json"}],
+          "identities":[{"name":"any","issuer_regex":".*","san_regex":".*"}]})",
+      dir_.string(), "p.json");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->sct_threshold(), 0);
 }
 
 TEST_F(TrustPolicyTest, KeylessFieldsAreStrict) {

@@ -46,11 +46,11 @@ const trust = toTrustMaterial(TrustedRoot.fromJSON(merged), (hint) => {
   const der = pemToDer(fs.readFileSync(path.join(corpus, 'keys', 'sigstore__sigstore-go__public-key-validity.pem'), 'utf8'));
   return { publicKey: crypto.createPublicKey({ key: der, format: 'der', type: 'spki' }), validFor: () => true };
 });
-// lineage does not verify CT SCTs (docs/trust-policy.md), so neither does
-// this run. timestampThreshold (3.x; 2.x ignores it) asks for one verified
-// time, as lineage requires for keyless signers; 2.x requires a time from a
-// log entry or a timestamp by itself.
-const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 1 });
+// One verified SCT per Fulcio certificate, as lineage's default
+// sct_threshold (docs/trust-policy.md). timestampThreshold (3.x; 2.x
+// ignores it) asks for one verified time, as lineage requires for keyless
+// signers; 2.x requires a time from a log entry or a timestamp by itself.
+const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 1, timestampThreshold: 1 });
 
 // Artifacts of message signatures, by SHA-256, when the corpus has them.
 const artifacts = {};

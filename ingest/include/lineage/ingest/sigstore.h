@@ -118,8 +118,9 @@ class TrustedRoot {
   const std::string& source() const { return source_; }
   const std::vector<CertificateAuthority>& certificate_authorities() const { return cas_; }
   const std::vector<TransparencyLog>& tlogs() const { return tlogs_; }
-  // Parsed and kept, but not used in verification (docs: limitations). A
-  // CT log key in a format PublicKey does not read is kept with a null key.
+  // The certificate-transparency logs whose SCTs a Fulcio certificate must
+  // carry (VerifyEmbeddedScts). A CT log key in a format PublicKey does not
+  // read is kept with a null key, and verifies nothing.
   const std::vector<TransparencyLog>& ctlogs() const { return ctlogs_; }
   const std::vector<CertificateAuthority>& timestamp_authorities() const { return tsas_; }
 
@@ -130,6 +131,7 @@ class TrustedRoot {
   TrustedRoot() = default;
   void AddCertificateAuthority(CertificateAuthority ca) { cas_.push_back(std::move(ca)); }
   void AddTlog(TransparencyLog log) { tlogs_.push_back(std::move(log)); }
+  void AddCtlog(TransparencyLog log) { ctlogs_.push_back(std::move(log)); }
   void AddTimestampAuthority(CertificateAuthority tsa) { tsas_.push_back(std::move(tsa)); }
 
  private:
@@ -139,6 +141,30 @@ class TrustedRoot {
   std::vector<TransparencyLog> ctlogs_;
   std::vector<CertificateAuthority> tsas_;
 };
+
+// --- Certificate transparency ----------------------------------------------
+
+// What the SCT check found in one certificate.
+struct SctVerification {
+  int embedded = 0;  // SCTs in the certificate's SCT list extension
+  int verified = 0;  // of those, how many verify with a trusted CT log
+  // Why each of the others does not count ("SCT 0: log 1a2b... is not a
+  // CT log of the trusted roots"), for messages.
+  std::vector<std::string> problems;
+};
+
+// Verifies the Signed Certificate Timestamps embedded in `leaf` (RFC 6962
+// section 3.3, extension 1.3.6.1.4.1.11129.2.4.2) as sigstore-go does: an
+// SCT counts when its log id names a log of `ctlogs` that has a key, the
+// log's validity period contains the SCT's timestamp, and the signature
+// verifies over the precertificate entry `leaf` was made from (its
+// TBSCertificate without the SCT extension, and the SHA-256 of `issuer`'s
+// public key: `issuer` is the CA certificate that signed `leaf`). SCTs that
+// do not count are listed, not errors; a certificate without the extension
+// has none. InvalidArgument when the extension does not parse.
+absl::StatusOr<SctVerification> VerifyEmbeddedScts(
+    const Certificate& leaf, const Certificate& issuer,
+    const std::vector<const TransparencyLog*>& ctlogs);
 
 // --- Transparency-log primitives -------------------------------------------
 

@@ -91,6 +91,7 @@ class TrustPolicy {
   }
   void AddIdentity(TrustedIdentity identity) { identities_.push_back(std::move(identity)); }
   void set_threshold(int threshold) { threshold_ = threshold; }
+  void set_sct_threshold(int sct_threshold) { sct_threshold_ = sct_threshold; }
 
   const std::vector<TrustedKey>& keys() const { return keys_; }
   // The Sigstore trusted roots (Fulcio CAs, Rekor logs, timestamp
@@ -102,12 +103,18 @@ class TrustPolicy {
   // Distinct trusted signers (keys or keyless identities) whose signatures
   // must verify. At least 1.
   int threshold() const { return threshold_; }
+  // How many of a Fulcio certificate's embedded SCTs must verify with a CT
+  // log of the trusted roots (VerifyEmbeddedScts). Default 1, as
+  // sigstore-go; 0 skips the check, for private Fulcio deployments that log
+  // to no CT log.
+  int sct_threshold() const { return sct_threshold_; }
 
  private:
   std::vector<TrustedKey> keys_;
   std::vector<std::shared_ptr<const TrustedRoot>> trusted_roots_;
   std::vector<TrustedIdentity> identities_;
   int threshold_ = 1;
+  int sct_threshold_ = 1;
 };
 
 }  // namespace lineage::ingest
