@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -151,6 +153,60 @@ class SortedColumns : public rocksdb::WriteBatch::Handler {
   uint64_t seq_ = 0;
 };
 
+// Drains full WriteBatches into the columns on a second thread, in the order
+// they were handed over, while the caller prepares the next records. At
+// most kQueued batches wait, which bounds the memory they hold.
+class Drainer {
+ public:
+  explicit Drainer(SortedColumns* columns) : columns_(columns), thread_([this] { Run(); }) {}
+  ~Drainer() { Finish().IgnoreError(); }
+
+  void Hand(rocksdb::WriteBatch batch) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < kQueued; });
+    queue_.push_back(std::move(batch));
+    cv_.notify_all();
+  }
+
+  // Waits until every handed batch is drained. Returns the first error.
+  absl::Status Finish() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kQueued = 4;
+
+  void Run() {
+    for (;;) {
+      rocksdb::WriteBatch batch;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty() || done_; });
+        if (queue_.empty()) return;
+        batch = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      cv_.notify_all();
+      rocksdb::Status s = batch.Iterate(columns_);
+      if (!s.ok() && status_.ok()) status_ = FromRocks(s, "bulk load: drain batch");
+    }
+  }
+
+  SortedColumns* const columns_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<rocksdb::WriteBatch> queue_;
+  bool done_ = false;
+  absl::Status status_;  // written by the drain thread only, read after join
+  std::thread thread_;   // last: starts once the members above exist
+};
+
 // Sorts one column's entries, keeps the last put of each key and writes
 // them as one SST file. OK with nothing written for an empty column.
 rocksdb::Status WriteSst(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* handle,
@@ -192,20 +248,22 @@ absl::StatusOr<BulkLoadResult> StoreImpl::BulkLoad(std::span<const AttestationRe
   PendingBatch pb(counters_);
   SortedColumns columns(handles_);
   BulkLoadResult result;
-  for (size_t i = 0; i < records.size(); ++i) {
-    absl::StatusOr<IngestOutcome> outcome = Prepare(records[i], &pb);
-    if (!outcome.ok()) {
-      return absl::Status(outcome.status().code(),
-                          fmt::format("record {}: {}", i, std::string(outcome.status().message())));
-    }
-    result.duplicates += outcome->duplicate;
-    if ((i + 1) % kDrainEvery == 0 || i + 1 == records.size()) {
-      if (absl::Status s = FromRocks(pb.batch.Iterate(&columns), "bulk load: drain batch");
-          !s.ok()) {
-        return s;
+  {
+    Drainer drainer(&columns);
+    for (size_t i = 0; i < records.size(); ++i) {
+      absl::StatusOr<IngestOutcome> outcome = Prepare(records[i], &pb);
+      if (!outcome.ok()) {
+        return absl::Status(
+            outcome.status().code(),
+            fmt::format("record {}: {}", i, std::string(outcome.status().message())));
       }
-      pb.batch.Clear();
+      result.duplicates += outcome->duplicate;
+      if ((i + 1) % kDrainEvery == 0 || i + 1 == records.size()) {
+        drainer.Hand(std::move(pb.batch));
+        pb.batch = rocksdb::WriteBatch();
+      }
     }
+    if (absl::Status s = drainer.Finish(); !s.ok()) return s;
   }
   if (pb.attestation_ids.empty()) return result;
   columns.Add(kMeta, kMetaCounters, EncodeCounters(pb.counters));
