@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <capnp/message.h>
@@ -115,14 +116,28 @@ class ServerImpl;
 // Pushes deny-list deltas to subscribers. Lives on the event loop thread.
 class DenyListHub : private kj::TaskSet::ErrorHandler {
  public:
-  using PagePromise = kj::Promise<std::shared_ptr<absl::StatusOr<DenyListPage>>>;
-  // Reads the deltas after a sequence off the event loop: turning a large
-  // delta's bitmap into sorted digests takes long enough to hold up checks.
-  using Fetch = std::function<PagePromise(uint64_t after_seq, uint32_t max_deltas)>;
+  using DeltasRequest = capnp::Request<schema::DenyListSubscriber::DeltasParams,
+                                       schema::DenyListSubscriber::DeltasResults>;
 
-  DenyListHub(Store* store, Fetch fetch, uint64_t lag_limit, Logger* logger)
+  // One page of deltas read for a subscriber, with the push call already
+  // built when there is something to send.
+  struct Prepared {
+    absl::Status status;
+    uint64_t head_seq = 0;
+    uint64_t last_seq = 0;  // of the deltas in `request`; 0: none
+    std::optional<DeltasRequest> request;
+  };
+  // Runs `work` on the reader thread; the promise resolves on the event
+  // loop. Reading the page (a large delta's bitmap becomes sorted digests),
+  // building the call's message from it and freeing the page all take long
+  // enough for a delta of a million digests (tens of milliseconds each) to
+  // hold up checks, so none of them happens on the loop.
+  using RunOffLoop =
+      std::function<kj::Promise<std::shared_ptr<Prepared>>(std::function<Prepared()> work)>;
+
+  DenyListHub(Store* store, RunOffLoop run, uint64_t lag_limit, Logger* logger)
       : store_(store),
-        fetch_(std::move(fetch)),
+        run_(std::move(run)),
         lag_limit_(lag_limit),
         logger_(logger),
         tasks_(*this) {}
@@ -183,48 +198,63 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
     }
     it->second.in_flight = true;
     it->second.dirty = false;
-    tasks_.add(fetch_(it->second.sent_seq, kBatch)
-                   .then([this, id](std::shared_ptr<absl::StatusOr<DenyListPage>> page) {
-                     Send(id, std::move(page));
-                   }));
+
+    // The call is made here (it belongs to the subscriber's connection) and
+    // filled on the reader thread, which touches only its message; it comes
+    // back to the loop inside Prepared, so it is sent and destroyed here.
+    // The box gives the request up as it moves into Prepared: the reader's
+    // closure keeps no reference that could drop it off the loop.
+    auto box = std::make_shared<std::optional<DeltasRequest>>(it->second.client.deltasRequest());
+    Store* store = store_;
+    uint64_t after = it->second.sent_seq, lag_limit = lag_limit_;
+    std::function<Prepared()> work = [store, box, after, lag_limit]() -> Prepared {
+      Prepared out;
+      out.request = std::move(*box);
+      box->reset();
+      absl::StatusOr<DenyListPage> page = store->DenyListSince(after, kBatch);
+      out.status = page.status();
+      if (!page.ok()) return out;
+      out.head_seq = page->head_seq;
+      if (page->head_seq > after + lag_limit || page->deltas.empty()) return out;
+      FillDeltas(out.request->initDeltas(page->deltas.size()), page->deltas);
+      out.last_seq = page->deltas.back().seq;
+      return out;
+    };
+    tasks_.add(run_(std::move(work)).then([this, id](std::shared_ptr<Prepared> prepared) {
+      Send(id, std::move(prepared));
+    }));
   }
 
-  // Back on the event loop with the page: resync, send, or go idle.
-  void Send(uint64_t id, std::shared_ptr<absl::StatusOr<DenyListPage>> page) {
+  // Back on the event loop with the prepared call: resync, send, or go idle.
+  void Send(uint64_t id, std::shared_ptr<Prepared> prepared) {
     auto it = subscribers_.find(id);
     if (it == subscribers_.end()) return;
     Subscriber& sub = it->second;
-    if (!page->ok()) {
-      LINEAGE_LOG(logger_, kError, "deny-list push: {}", std::string(page->status().message()));
+    if (!prepared->status.ok()) {
+      LINEAGE_LOG(logger_, kError, "deny-list push: {}", std::string(prepared->status.message()));
       Idle(id);
       return;
     }
-    const DenyListPage& p = **page;
-    if (p.head_seq > sub.sent_seq + lag_limit_) {
+    if (prepared->head_seq > sub.sent_seq + lag_limit_) {
       // Bounded: a subscriber this far behind takes a snapshot instead of
       // replaying the log delta by delta.
       auto request = sub.client.resyncRequest();
-      request.setHeadSeq(p.head_seq);
-      request.setReason(Text(
-          fmt::format("{} sequences behind (limit {})", p.head_seq - sub.sent_seq, lag_limit_)));
+      request.setHeadSeq(prepared->head_seq);
+      request.setReason(Text(fmt::format("{} sequences behind (limit {})",
+                                         prepared->head_seq - sub.sent_seq, lag_limit_)));
       tasks_.add(request.send().ignoreResult());
       LINEAGE_LOG(logger_, kWarning, "subscriber {} fell {} behind: told to resync", id,
-                  p.head_seq - sub.sent_seq);
+                  prepared->head_seq - sub.sent_seq);
       subscribers_.erase(it);
       return;
     }
-    if (p.deltas.empty()) {
+    if (prepared->last_seq == 0) {
       Idle(id);
       return;
     }
 
-    // Limitation: the message itself is still built here, on the event
-    // loop; for a delta of a million digests that is tens of milliseconds
-    // during which checks wait.
-    auto request = sub.client.deltasRequest();
-    FillDeltas(request.initDeltas(p.deltas.size()), p.deltas);
-    uint64_t last = p.deltas.back().seq;
-    tasks_.add(request.send().then(
+    uint64_t last = prepared->last_seq;
+    tasks_.add(prepared->request->send().then(
         [this, id, last](auto&&) {
           auto found = subscribers_.find(id);
           if (found == subscribers_.end()) return;
@@ -252,7 +282,7 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
   }
 
   Store* store_;
-  Fetch fetch_;
+  RunOffLoop run_;
   uint64_t lag_limit_;
   Logger* logger_;
   std::map<uint64_t, Subscriber> subscribers_;
@@ -282,12 +312,8 @@ class ServerImpl final : public Server {
         // noexcept destructor of ours must not declare.
         hub_(std::make_unique<DenyListHub>(
             store,
-            [this](uint64_t after, uint32_t max) {
-              Store* store = store_;
-              std::function<absl::StatusOr<DenyListPage>()> read = [store, after, max] {
-                return store->DenyListSince(after, max);
-              };
-              return OffLoop(&reader_, std::move(read));
+            [this](std::function<DenyListHub::Prepared()> work) {
+              return OffLoop(&reader_, std::move(work));
             },
             options_.lag_limit, logger_.get())) {
     // The store calls this on the writer thread after each durable change;
