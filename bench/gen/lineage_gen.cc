@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
   app.add_option("--artifacts", config.artifacts, "artifact nodes")->default_val(config.artifacts);
   app.add_option("--seed", config.seed, "seed")->default_val(config.seed);
   app.add_option("--bulk-load", bulk_load,
-                 "create a database at this path (it must not exist) and bulk-load every "
-                 "attestation into it");
+                 "bulk-load every attestation into a new (or empty) database at this path");
   app.add_option("--ingest-batch", ingest_batch,
                  "for comparison: create a database here and load it with IngestBatch, 5,000 "
                  "records per batch");
