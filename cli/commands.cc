@@ -80,17 +80,8 @@ std::vector<InputFile> ExpandInputs(const std::vector<std::string>& paths) {
   return files;
 }
 
-enum class Verdict { kAccepted, kDuplicate, kRejected };
-
-struct ItemReport {
-  std::string source;
-  Verdict verdict;
-  std::string attestation;  // id, when accepted or duplicate
-  std::string error;        // when rejected
-  std::vector<std::string> warnings;
-  uint64_t new_nodes = 0;
-  uint64_t new_edges = 0;
-};
+using ItemReport = IngestItemReport;
+using Verdict = IngestItemReport::Verdict;
 
 struct IngestTotals {
   uint64_t files = 0;
@@ -206,7 +197,42 @@ int RunIngest(const Context& ctx, const IngestArgs& args) {
     return Fail(ctx, absl::Status(store.status().code(),
                                   fmt::format("{}: {}", ctx.db_path, Message(store.status()))));
   }
+  return ReportIngest(
+      ctx, args,
+      [&](const std::string& name, std::string content) -> absl::StatusOr<std::vector<ItemReport>> {
+        std::vector<ItemReport> items;
+        for (ingest::ItemResult& result : ingest::VerifyDocument(name, content, policy, options)) {
+          ItemReport report{result.source, Verdict::kRejected, "", "", std::move(result.warnings)};
+          if (!result.record.ok()) {
+            report.error = Message(result.record.status());
+          } else {
+            AttestationRecord& record = *result.record;
+            // The predicate gave no time: the edges record when we learnt of them.
+            if (record.time == absl::InfinitePast()) record.time = absl::Now();
+            absl::StatusOr<IngestOutcome> outcome = (*store)->Ingest(record);
+            if (!outcome.ok()) {
+              // A store failure is not the input's fault: stop rather than
+              // report every following file as rejected.
+              if (outcome.status().code() != absl::StatusCode::kInvalidArgument) {
+                return outcome.status();
+              }
+              report.error = fmt::format("store: {}", Message(outcome.status()));
+            } else {
+              report.verdict = outcome->duplicate ? Verdict::kDuplicate : Verdict::kAccepted;
+              report.attestation = record.id;
+              report.new_nodes = outcome->new_nodes;
+              report.new_edges = outcome->new_edges;
+              for (std::string& warning : outcome->warnings)
+                report.warnings.push_back(fmt::format("store: {}", std::move(warning)));
+            }
+          }
+          items.push_back(std::move(report));
+        }
+        return items;
+      });
+}
 
+int ReportIngest(const Context& ctx, const IngestArgs& args, const IngestFileFn& ingest_file) {
   std::vector<InputFile> files = ExpandInputs(args.paths);
   Progress progress(ctx, files.size());
   IngestTotals totals;
@@ -223,38 +249,16 @@ int RunIngest(const Context& ctx, const IngestArgs& args) {
     std::vector<ItemReport> items;
 
     absl::StatusOr<std::string> content =
-        ReadInput(path, options.limits.max_document_bytes, "document");
+        ReadInput(path, ingest::IngestOptions{}.limits.max_document_bytes, "document");
     if (!content.ok()) {
       items.push_back({name, Verdict::kRejected, "", Message(content.status()), {}});
     } else {
-      for (ingest::ItemResult& result : ingest::VerifyDocument(name, *content, policy, options)) {
-        ItemReport report{result.source, Verdict::kRejected, "", "", std::move(result.warnings)};
-        if (!result.record.ok()) {
-          report.error = Message(result.record.status());
-        } else {
-          AttestationRecord& record = *result.record;
-          // The predicate gave no time: the edges record when we learnt of them.
-          if (record.time == absl::InfinitePast()) record.time = absl::Now();
-          absl::StatusOr<IngestOutcome> outcome = (*store)->Ingest(record);
-          if (!outcome.ok()) {
-            report.error = fmt::format("store: {}", Message(outcome.status()));
-            if (outcome.status().code() != absl::StatusCode::kInvalidArgument) {
-              // A store failure is not the input's fault: stop rather than
-              // report every following file as rejected.
-              progress.Clear();
-              return Fail(ctx, outcome.status());
-            }
-          } else {
-            report.verdict = outcome->duplicate ? Verdict::kDuplicate : Verdict::kAccepted;
-            report.attestation = record.id;
-            report.new_nodes = outcome->new_nodes;
-            report.new_edges = outcome->new_edges;
-            for (std::string& warning : outcome->warnings)
-              report.warnings.push_back(fmt::format("store: {}", std::move(warning)));
-          }
-        }
-        items.push_back(std::move(report));
+      absl::StatusOr<std::vector<ItemReport>> done = ingest_file(name, *std::move(content));
+      if (!done.ok()) {
+        progress.Clear();
+        return Fail(ctx, done.status());
       }
+      items = *std::move(done);
     }
 
     ++totals.files;

@@ -8,8 +8,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace lineage {
 struct TraversalResult;  // engine/include/lineage/store.h
@@ -73,6 +76,26 @@ struct TraverseArgs {
 };
 
 int RunIngest(const Context& ctx, const IngestArgs& args);
+
+// One attestation's outcome as `lineage ingest` prints it.
+struct IngestItemReport {
+  enum class Verdict { kAccepted, kDuplicate, kRejected };
+  std::string source;
+  Verdict verdict = Verdict::kRejected;
+  std::string attestation;  // id, when accepted or duplicate
+  std::string error;        // when rejected
+  std::vector<std::string> warnings;
+  uint64_t new_nodes = 0;
+  uint64_t new_edges = 0;
+};
+// Verifies and stores one document read from `name` (a path, or
+// "<stdin>"): its items, or a status when the store itself failed.
+using IngestFileFn = std::function<absl::StatusOr<std::vector<IngestItemReport>>(
+    const std::string& name, std::string content)>;
+// ingest once its arguments are checked: expands the paths, reads each file
+// in order, hands it to `ingest_file` (the local store, or lineaged), prints
+// the verdicts and the summary. Shared with `--server`.
+int ReportIngest(const Context& ctx, const IngestArgs& args, const IngestFileFn& ingest_file);
 int RunTraverse(const Context& ctx, const TraverseArgs& args);
 int RunShow(const Context& ctx, const std::string& ref);
 

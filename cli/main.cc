@@ -262,6 +262,8 @@ struct RemoteCli {
     const std::string* backup_dir = nullptr;
     const CLI::App* workloads_ingest_cmd = nullptr;
     const lineage::cli::WorkloadsIngestArgs* workloads_ingest = nullptr;
+    const CLI::App* ingest_cmd = nullptr;
+    const lineage::cli::IngestArgs* ingest = nullptr;
   } local;
 };
 
@@ -357,6 +359,7 @@ int RemoteCli::RunRemote(const CLI::App& app, const lineage::cli::Context& ctx,
   if (local.workloads_ingest_cmd->parsed()) {
     return RunRemoteWorkloadsIngest(ctx, *local.workloads_ingest);
   }
+  if (local.ingest_cmd->parsed()) return RunRemoteIngest(ctx, *local.ingest);
   // Name the command as typed, subcommands included ("plan show").
   std::string name;
   for (const CLI::App* cmd = &app; !cmd->get_subcommands().empty();) {
@@ -486,9 +489,15 @@ int main(int argc, char** argv) {
   revocation.Add(app, ctx);
   RemoteCli remote;
   remote.Add(app, ctx);
-  remote.local = {show_cmd,         &show_ref,   stats_cmd,
-                  backup_cmd,       &backup_dir, workloads_ingest_cmd,
-                  &workloads_ingest};
+  remote.local.show_cmd = show_cmd;
+  remote.local.show_ref = &show_ref;
+  remote.local.stats_cmd = stats_cmd;
+  remote.local.backup_cmd = backup_cmd;
+  remote.local.backup_dir = &backup_dir;
+  remote.local.workloads_ingest_cmd = workloads_ingest_cmd;
+  remote.local.workloads_ingest = &workloads_ingest;
+  remote.local.ingest_cmd = ingest_cmd;
+  remote.local.ingest = &ingest;
 
   try {
     app.parse(argc, argv);

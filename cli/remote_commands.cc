@@ -342,6 +342,47 @@ int RunRemotePlanList(const Context& ctx) {
   });
 }
 
+// --------------------------------------------------------------- ingest
+
+int RunRemoteIngest(const Context& ctx, const IngestArgs& args) {
+  if (args.paths.empty()) {
+    fmt::print(ctx.err, "lineage ingest: give at least one PATH (a file, a directory or -)\n");
+    return kExitUsage;
+  }
+  if (!args.policy_path.empty() || args.allow_unsigned) {
+    return RemoteUnsupported(
+        ctx, args.allow_unsigned ? "ingest --allow-unsigned" : "ingest --policy",
+        "the daemon verifies against its own trust policy (lineaged --policy)");
+  }
+  return WithClient(ctx, "ingest", rpc::Role::kIngest, [&](rpc::Client& client) {
+    TransportWatch watch;
+    int code =
+        ReportIngest(ctx, args,
+                     [&](const std::string& name,
+                         std::string content) -> absl::StatusOr<std::vector<IngestItemReport>> {
+                       absl::StatusOr<std::vector<rpc::Client::IngestItem>> items =
+                           watch.Seen(client.Ingest(name, content));
+                       if (!items.ok()) return items.status();
+                       std::vector<IngestItemReport> reports;
+                       for (rpc::Client::IngestItem& item : *items) {
+                         IngestItemReport r;
+                         r.source = std::move(item.source);
+                         r.verdict = !item.accepted   ? IngestItemReport::Verdict::kRejected
+                                     : item.duplicate ? IngestItemReport::Verdict::kDuplicate
+                                                      : IngestItemReport::Verdict::kAccepted;
+                         r.attestation = std::move(item.attestation);
+                         r.error = std::move(item.reason);
+                         r.warnings = std::move(item.warnings);
+                         r.new_nodes = item.new_nodes;
+                         r.new_edges = item.new_edges;
+                         reports.push_back(std::move(r));
+                       }
+                       return reports;
+                     });
+    return watch.Code(code);
+  });
+}
+
 // ---------------------------------------------------- workloads ingest
 
 int RunRemoteWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args) {

@@ -9,11 +9,10 @@
 //
 // Credentials: Context::token (--token, or $LINEAGE_TOKEN); every command
 // needs the token of the role that grants its call (check, why and
-// deny-list: gate; descendants, ancestors, show, stats and plan show/list:
-// reader; workloads ingest: ingest; revoke, enforce, lift: responder;
-// approve: approver; backup: admin). Transport: TLS with Context::tls_ca
-// (and a client certificate with tls_cert/tls_key), else plaintext to a
-// loopback daemon only.
+// deny-list: gate; ingest and workloads ingest: ingest; descendants, ancestors, show, stats and
+// plan show/list: reader; revoke, enforce, lift: responder; approve: approver; backup: admin).
+// Transport: TLS with Context::tls_ca (and a client certificate with tls_cert/tls_key), else
+// plaintext to a loopback daemon only.
 //
 // Exit codes: those of the embedded commands, plus kExitUnreachable (8) when
 // the daemon cannot be reached or does not answer within the call timeout.
@@ -38,6 +37,9 @@ int RunRemoteRevoke(const Context& ctx, const RevokeArgs& args);
 int RunRemoteApprove(const Context& ctx, const ApproveArgs& args);
 int RunRemoteEnforce(const Context& ctx, const EnforceArgs& args);
 int RunRemoteLift(const Context& ctx, const LiftArgs& args);
+// Each file is verified by the daemon against its own trust policy and
+// stored there (ingest token); --policy and --allow-unsigned are refused.
+int RunRemoteIngest(const Context& ctx, const IngestArgs& args);
 int RunRemoteWhy(const Context& ctx, const WhyArgs& args);
 int RunRemoteShow(const Context& ctx, const std::string& ref);
 // The same as embedded stats, except the first line, which names the server.

@@ -185,6 +185,8 @@ struct ItemVerdict {
   reason @3 :Text;
   newNodes @4 :UInt64;
   newEdges @5 :UInt64;
+  attestation @6 :Text;     # its id, when accepted or a duplicate
+  warnings @7 :List(Text);  # the verifier's, then the store's ("store: ...")
 }
 
 enum InventoryFormat {

@@ -60,7 +60,7 @@ std::string_view RoleFor(std::string_view call) {
   if (call == "descendants" || call == "ancestors" || call == "show" || call == "stats" ||
       call == "plan show" || call == "plan list")
     return "reader";
-  if (call == "workloads ingest") return "ingest";
+  if (call == "workloads ingest" || call == "ingest") return "ingest";
   if (call == "approve") return "approver";
   if (call == "backup") return "admin";
   return "responder";
@@ -527,6 +527,34 @@ absl::StatusOr<std::vector<Revocation>> Client::Revocations(const std::vector<st
 }
 
 // ---- ingest
+
+absl::StatusOr<std::vector<Client::IngestItem>> Client::Ingest(std::string_view name,
+                                                               std::string_view content) {
+  if (absl::Status s = impl_->Need(Role::kIngest, "ingest"); !s.ok()) return s;
+  auto request = impl_->ingest.ingestRequest();
+  auto docs = request.initDocuments(1);
+  std::string n(name);
+  docs[0].setName(Text(n));
+  docs[0].setContent(
+      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(content.data()), content.size()));
+  auto response = impl_->Wait(request.send(), "ingest");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  std::vector<IngestItem> out;
+  for (auto item : response->getItems()) {
+    IngestItem i;
+    i.source = std::string(View(item.getSource()));
+    i.accepted = item.getAccepted();
+    i.duplicate = item.getDuplicate();
+    i.reason = std::string(View(item.getReason()));
+    i.attestation = std::string(View(item.getAttestation()));
+    i.warnings = ToStrings(item.getWarnings());
+    i.new_nodes = item.getNewNodes();
+    i.new_edges = item.getNewEdges();
+    out.push_back(std::move(i));
+  }
+  return out;
+}
 
 absl::StatusOr<ingest::InventoryReport> Client::IngestInventory(
     std::string_view name, std::string_view content, const ingest::InventoryOptions& options) {

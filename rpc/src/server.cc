@@ -679,15 +679,26 @@ class IngestImpl final : public schema::Ingest::Server {
         for (ingest::ItemResult& item : doc.items) {
           ItemOutcome o;
           o.source = item.source;
+          o.warnings = std::move(item.warnings);
           if (!item.record.ok()) {
             o.reason = std::string(item.record.status().message());
-          } else if (absl::StatusOr<IngestOutcome> r = store->Ingest(*item.record); !r.ok()) {
-            o.reason = std::string(r.status().message());
+            out.push_back(std::move(o));
+            continue;
+          }
+          AttestationRecord& record = *item.record;
+          // As `lineage ingest`: a predicate without a time gets the time
+          // the attestation was learnt of.
+          if (record.time == absl::InfinitePast()) record.time = absl::Now();
+          if (absl::StatusOr<IngestOutcome> r = store->Ingest(record); !r.ok()) {
+            o.reason = fmt::format("store: {}", std::string(r.status().message()));
           } else {
             o.accepted = true;
             o.duplicate = r->duplicate;
             o.new_nodes = r->new_nodes;
             o.new_edges = r->new_edges;
+            o.attestation = record.id;
+            for (std::string& warning : r->warnings)
+              o.warnings.push_back(fmt::format("store: {}", warning));
           }
           out.push_back(std::move(o));
         }
@@ -714,6 +725,8 @@ class IngestImpl final : public schema::Ingest::Server {
             list[i].setReason(Text(o.reason));
             list[i].setNewNodes(o.new_nodes);
             list[i].setNewEdges(o.new_edges);
+            list[i].setAttestation(Text(o.attestation));
+            FillTexts(list[i].initWarnings(o.warnings.size()), o.warnings);
           }
         });
   }
@@ -767,6 +780,8 @@ class IngestImpl final : public schema::Ingest::Server {
     std::string reason;
     uint64_t new_nodes = 0;
     uint64_t new_edges = 0;
+    std::string attestation;
+    std::vector<std::string> warnings;
   };
   ServerImpl* server_;
 };

@@ -309,6 +309,48 @@ TEST_F(RemoteCliTest, RemoteOutputEqualsEmbeddedOutputOnTheSameDatabase) {
             Comparable(embedded_stats.out.substr(embedded_stats.out.find('\n')), db_));
 }
 
+// Attestations go to the daemon, which verifies them against its own trust
+// policy: the output is the embedded command's on another fresh database.
+TEST_F(RemoteCliTest, RemoteIngestEqualsEmbeddedOnAFreshDatabase) {
+  std::string credentials = db_ + "/credentials";
+  std::string served = dir_ + "/served", local = dir_ + "/local";
+  db_ = served;
+  StartDaemon(0, {"--credentials", credentials, "--policy", kSamples + "/policy.json"});
+  std::vector<std::vector<std::string>> runs = {
+      {"ingest", kSamples + "/attestations"},
+      {"ingest", kSamples + "/attestations", "--json"},  // all duplicates now
+      {"ingest", "-q", kSamples + "/policy.json", kSamples + "/attestations"},
+      {"ingest", dir_ + "/missing.json"},
+  };
+  std::vector<ProcessResult> remote;
+  for (const auto& args : runs)
+    remote.push_back(Remote("ingest", args));
+  ProcessResult with_policy =
+      Remote("ingest", {"ingest", "--policy", kSamples + "/policy.json", kSamples});
+  EXPECT_EQ(with_policy.exit_code, 2);
+  EXPECT_THAT(with_policy.err, HasSubstr("the daemon verifies against its own trust policy"));
+  ProcessResult refused = Remote("gate", runs[0]);
+  EXPECT_EQ(refused.exit_code, 4);
+  EXPECT_THAT(refused.err, HasSubstr("needs a ingest token"));
+  ASSERT_EQ(StopDaemon(), 0);
+
+  db_ = local;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::vector<std::string> args = runs[i];
+    args.insert(args.begin() + 1, {"--policy", kSamples + "/policy.json"});
+    ProcessResult embedded = Embedded(args);
+    SCOPED_TRACE(fmt::format("lineage {}", fmt::join(runs[i], " ")));
+    EXPECT_EQ(remote[i].exit_code, embedded.exit_code) << remote[i].err;
+    EXPECT_EQ(remote[i].out, embedded.out);
+    EXPECT_EQ(remote[i].err, embedded.err);
+  }
+  EXPECT_THAT(remote[0].out, HasSubstr("summary: 7 files"));
+  // The same graph on both sides.
+  ProcessResult there = RunProcess({LINEAGE_CLI_PATH, "--db", served, "descendants", kFooPy});
+  EXPECT_EQ(there.exit_code, 0);
+  EXPECT_EQ(there.out, Embedded({"descendants", kFooPy}).out);
+}
+
 // Inventories go to the daemon, which parses and stores them: the output is
 // the embedded command's on a copy of the same database.
 TEST_F(RemoteCliTest, RemoteWorkloadsIngestEqualsEmbeddedOnACopy) {
@@ -415,6 +457,7 @@ TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
   EXPECT_FALSE(fs::exists(dir_ + "/bk"));
   // Commands and flags the RPC lacks are usage errors, not silent fakes.
   for (std::vector<std::string> args : {std::vector<std::string>{"revocations"},
+                                        {"keys"},
                                         {"evidence", "rev-1"},
                                         {"audit", "verify"},
                                         {"check", "--at", "2026-01-01T00:00:00Z", kFooPy},

@@ -112,6 +112,20 @@ class Client {
   absl::StatusOr<std::vector<Revocation>> Revocations(const std::vector<std::string>& ids);
 
   // ---- ingest role
+  // One attestation's verdict from Ingest.ingest.
+  struct IngestItem {
+    std::string source;
+    bool accepted = false;
+    bool duplicate = false;
+    std::string reason;       // when rejected
+    std::string attestation;  // id, when accepted or a duplicate
+    std::vector<std::string> warnings;
+    uint64_t new_nodes = 0;
+    uint64_t new_edges = 0;
+  };
+  // Verify (against the daemon's trust policy) and store one document; one
+  // item per attestation found, in order.
+  absl::StatusOr<std::vector<IngestItem>> Ingest(std::string_view name, std::string_view content);
   // Store one inventory document (parsed by the daemon, as
   // ingest::StoreInventory): a report, or the daemon's store failure.
   absl::StatusOr<ingest::InventoryReport> IngestInventory(std::string_view name,
