@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "ingest/include/lineage/ingest/sigstore.h"
+#include "ingest/src/openssl_ptr.h"
 
 namespace lineage::ingest {
 namespace {
@@ -30,21 +31,11 @@ constexpr char kOidIssuerV2[] = "1.3.6.1.4.1.57264.1.8";  // DER UTF8String
 constexpr char kOidIssuerV1[] = "1.3.6.1.4.1.57264.1.1";  // raw string bytes, deprecated
 constexpr char kOidOtherNameSan[] = "1.3.6.1.4.1.57264.1.7";
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct ObjFree {
-  void operator()(ASN1_OBJECT* p) const { ASN1_OBJECT_free(p); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); }
-};
-struct OpensslFree {
-  void operator()(void* p) const { OPENSSL_free(p); }
-};
+using internal::Asn1ObjectPtr;
+using internal::BioPtr;
+using internal::GeneralNamesPtr;
+using internal::OpensslBytesPtr;
+using internal::X509Ptr;
 
 absl::StatusOr<absl::Time> ToTime(const ASN1_TIME* t) {
   std::tm tm{};
@@ -62,7 +53,7 @@ std::string AsString(const ASN1_STRING* s) {
 
 // The value of the extension with dotted OID `oid`, or nullptr.
 const ASN1_OCTET_STRING* ExtensionData(X509* x509, const char* oid) {
-  std::unique_ptr<ASN1_OBJECT, ObjFree> obj(OBJ_txt2obj(oid, 1));
+  Asn1ObjectPtr obj(OBJ_txt2obj(oid, 1));
   if (!obj) return nullptr;
   int index = X509_get_ext_by_OBJ(x509, obj.get(), -1);
   if (index < 0) return nullptr;
@@ -86,10 +77,10 @@ std::string OidcIssuer(X509* x509) {
 
 std::vector<std::string> SubjectAlternativeNames(X509* x509) {
   std::vector<std::string> sans;
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(
+  GeneralNamesPtr names(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x509, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) return sans;
-  std::unique_ptr<ASN1_OBJECT, ObjFree> other_oid(OBJ_txt2obj(kOidOtherNameSan, 1));
+  Asn1ObjectPtr other_oid(OBJ_txt2obj(kOidOtherNameSan, 1));
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
     switch (name->type) {
@@ -125,7 +116,7 @@ absl::StatusOr<std::shared_ptr<const Certificate>> Certificate::FromDer(std::str
         fmt::format("certificate of {} bytes exceeds {}", der.size(), kMaxCertificateBytes));
   }
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<X509, X509Free> x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   bool trailing = x509 && p != reinterpret_cast<const unsigned char*>(der.data()) + der.size();
   ERR_clear_error();
   if (!x509 || trailing) return absl::InvalidArgumentError("not a DER X.509 certificate");
@@ -153,7 +144,7 @@ absl::StatusOr<std::shared_ptr<const Certificate>> Certificate::FromDer(std::str
   int len = pkey == nullptr ? -1 : i2d_PUBKEY(pkey, &spki);
   ERR_clear_error();
   if (len <= 0) return absl::InvalidArgumentError("certificate has no usable public key");
-  std::unique_ptr<unsigned char, OpensslFree> owned(spki);
+  OpensslBytesPtr<unsigned char> owned(spki);
   absl::StatusOr<std::shared_ptr<PublicKey>> key =
       PublicKey::FromDer(std::string_view(reinterpret_cast<char*>(spki), len));
   if (!key.ok()) {
@@ -168,7 +159,7 @@ absl::StatusOr<std::shared_ptr<const Certificate>> Certificate::FromDer(std::str
 absl::StatusOr<std::vector<std::shared_ptr<const Certificate>>> Certificate::AllFromPem(
     std::string_view pem) {
   if (pem.size() > kMaxPemBytes) return absl::InvalidArgumentError("PEM text is too large");
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return absl::InternalError("out of memory");
   std::vector<std::shared_ptr<const Certificate>> out;
   for (;;) {
@@ -177,9 +168,9 @@ absl::StatusOr<std::vector<std::shared_ptr<const Certificate>>> Certificate::All
     unsigned char* data = nullptr;
     long len = 0;
     int ok = PEM_read_bio(bio.get(), &name, &header, &data, &len);
-    std::unique_ptr<char, OpensslFree> name_owned(name);
-    std::unique_ptr<char, OpensslFree> header_owned(header);
-    std::unique_ptr<unsigned char, OpensslFree> data_owned(data);
+    OpensslBytesPtr<char> name_owned(name);
+    OpensslBytesPtr<char> header_owned(header);
+    OpensslBytesPtr<unsigned char> data_owned(data);
     ERR_clear_error();
     if (ok != 1) break;
     if (std::string_view(name) != "CERTIFICATE") continue;

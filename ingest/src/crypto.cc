@@ -21,35 +21,18 @@
 #include <fmt/format.h>
 
 #include "engine/include/lineage/ref.h"
+#include "ingest/src/openssl_ptr.h"
 
 namespace lineage::ingest {
 namespace {
 
-// Owning wrappers for the OpenSSL objects used here, so every early return
-// frees what it allocated.
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct EcdsaSigFree {
-  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-struct OpensslFree {
-  void operator()(void* p) const { OPENSSL_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, EcdsaSigFree>;
-using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+using internal::BignumPtr;
+using internal::BioPtr;
+using internal::EcdsaSigPtr;
+using internal::MdCtxPtr;
+using internal::OpensslBytesPtr;
+using internal::PkeyCtxPtr;
+using internal::PkeyPtr;
 
 // Smallest RSA modulus accepted. Shorter keys are factorable with public
 // effort and must not anchor trust.
@@ -100,8 +83,8 @@ bool EvpVerify(EVP_PKEY* pkey, const EVP_MD* md, int rsa_padding, std::string_vi
 std::string RawEcdsaToDer(std::string_view raw) {
   size_t half = raw.size() / 2;
   const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
-  BnPtr r(BN_bin2bn(bytes, static_cast<int>(half), nullptr));
-  BnPtr s(BN_bin2bn(bytes + half, static_cast<int>(half), nullptr));
+  BignumPtr r(BN_bin2bn(bytes, static_cast<int>(half), nullptr));
+  BignumPtr s(BN_bin2bn(bytes + half, static_cast<int>(half), nullptr));
   EcdsaSigPtr sig(ECDSA_SIG_new());
   if (!r || !s || !sig) return "";
   // ECDSA_SIG_set0 takes ownership of r and s on success only.
@@ -111,7 +94,7 @@ std::string RawEcdsaToDer(std::string_view raw) {
   unsigned char* der = nullptr;
   int len = i2d_ECDSA_SIG(sig.get(), &der);
   if (len <= 0) return "";
-  std::unique_ptr<unsigned char, OpensslFree> owned(der);
+  OpensslBytesPtr<unsigned char> owned(der);
   return std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len));
 }
 
@@ -185,7 +168,7 @@ absl::StatusOr<std::shared_ptr<PublicKey>> PublicKey::FromDer(std::string_view d
     ClearOpensslErrors();
     return absl::InvalidArgumentError("cannot encode the public key");
   }
-  std::unique_ptr<unsigned char, OpensslFree> owned(spki);
+  OpensslBytesPtr<unsigned char> owned(spki);
   key->fingerprint_ = Sha256Hex(std::string_view(reinterpret_cast<char*>(spki), len));
   key->pkey_ = pkey.release();
   return key;
@@ -201,9 +184,9 @@ absl::StatusOr<std::shared_ptr<PublicKey>> PublicKey::FromPem(std::string_view p
   unsigned char* data = nullptr;
   long len = 0;
   int ok = PEM_read_bio(bio.get(), &name, &header, &data, &len);
-  std::unique_ptr<char, OpensslFree> name_owned(name);
-  std::unique_ptr<char, OpensslFree> header_owned(header);
-  std::unique_ptr<unsigned char, OpensslFree> data_owned(data);
+  OpensslBytesPtr<char> name_owned(name);
+  OpensslBytesPtr<char> header_owned(header);
+  OpensslBytesPtr<unsigned char> data_owned(data);
   ClearOpensslErrors();
   if (ok != 1) return absl::InvalidArgumentError("no PEM block found");
 
@@ -227,7 +210,7 @@ absl::StatusOr<std::shared_ptr<PublicKey>> PublicKey::FromPem(std::string_view p
     ClearOpensslErrors();
     return absl::InvalidArgumentError("cannot encode the RSA public key");
   }
-  std::unique_ptr<unsigned char, OpensslFree> spki_owned(spki);
+  OpensslBytesPtr<unsigned char> spki_owned(spki);
   return FromDer(std::string_view(reinterpret_cast<char*>(spki), spki_len));
 }
 
@@ -293,8 +276,7 @@ absl::Status PublicKey::VerifyDigest(std::string_view digest_name, std::string_v
   }
   auto* pkey = static_cast<EVP_PKEY*>(pkey_);
   auto verify = [&](std::string_view sig) {
-    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new(pkey, nullptr),
-                                                                    &EVP_PKEY_CTX_free);
+    PkeyCtxPtr ctx(EVP_PKEY_CTX_new(pkey, nullptr));
     if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 ||
         EVP_PKEY_CTX_set_signature_md(ctx.get(), md) != 1) {
       return false;

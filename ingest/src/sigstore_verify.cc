@@ -26,22 +26,20 @@
 #include "ingest/include/lineage/ingest/crypto.h"
 #include "ingest/include/lineage/ingest/sigstore.h"
 #include "ingest/src/json_util.h"
+#include "ingest/src/openssl_ptr.h"
 #include "ingest/src/parse_internal.h"
 #include "ingest/src/sigstore_internal.h"
 
 namespace lineage::ingest::internal {
 namespace {
 
+using internal::TsRespPtr;
+using internal::TsVerifyCtxPtr;
+using internal::X509StoreCtxPtr;
+using internal::X509StorePtr;
 using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
-
-struct X509StoreFree {
-  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-};
-struct X509StoreCtxFree {
-  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-};
 
 std::string TimeText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
@@ -65,8 +63,8 @@ absl::Status Reason(std::string_view check, std::string_view what) {
 // The bundle's own intermediates are not used: the chain must come from the
 // trusted root, so a bundle cannot bring its own CA.
 absl::Status VerifyChain(const Certificate& leaf, const CertificateAuthority& ca, absl::Time at) {
-  std::unique_ptr<X509_STORE, X509StoreFree> store(X509_STORE_new());
-  std::unique_ptr<X509_STORE_CTX, X509StoreCtxFree> ctx(X509_STORE_CTX_new());
+  X509StorePtr store(X509_STORE_new());
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !ctx || ca.chain.empty()) {
     return absl::InternalError("cannot set up certificate verification");
   }
@@ -103,13 +101,6 @@ struct LogEvidence {
   std::vector<absl::Time> timestamps;  // from verified RFC 3161 timestamps
 };
 
-struct TsRespFree {
-  void operator()(TS_RESP* p) const { TS_RESP_free(p); }
-};
-struct TsVerifyCtxFree {
-  void operator()(TS_VERIFY_CTX* p) const { TS_VERIFY_CTX_free(p); }
-};
-
 // Verifies one RFC 3161 TimeStampResponse over `signature` (its message
 // imprint must be the hash of the signature bytes, as Sigstore timestamps
 // the signature) against the timestamp authorities of the trusted roots:
@@ -119,8 +110,7 @@ struct TsVerifyCtxFree {
 absl::StatusOr<absl::Time> VerifyTimestamp(std::string_view der, std::string_view signature,
                                            const TrustPolicy& policy) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<TS_RESP, TsRespFree> response(
-      d2i_TS_RESP(nullptr, &p, static_cast<long>(der.size())));
+  TsRespPtr response(d2i_TS_RESP(nullptr, &p, static_cast<long>(der.size())));
   ERR_clear_error();
   if (!response) return absl::InvalidArgumentError("not a DER TimeStampResponse");
   TS_TST_INFO* info = TS_RESP_get_tst_info(response.get());
@@ -137,7 +127,7 @@ absl::StatusOr<absl::Time> VerifyTimestamp(std::string_view der, std::string_vie
     for (const CertificateAuthority& tsa : root->timestamp_authorities()) {
       if (!tsa.valid_for.Contains(t) || tsa.chain.empty()) continue;
       ++tried;
-      std::unique_ptr<TS_VERIFY_CTX, TsVerifyCtxFree> ctx(TS_VERIFY_CTX_new());
+      TsVerifyCtxPtr ctx(TS_VERIFY_CTX_new());
       X509_STORE* store = X509_STORE_new();
       STACK_OF(X509)* certs = sk_X509_new_null();
       BIO* data = BIO_new_mem_buf(signature.data(), static_cast<int>(signature.size()));

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "ingest/include/lineage/ingest/sigstore.h"
+#include "ingest/src/openssl_ptr.h"
 
 namespace lineage::ingest {
 namespace {
@@ -25,13 +26,13 @@ constexpr size_t kMaxCheckpointSignatures = 32;
 
 std::string Sha256(std::string_view a, std::string_view b, std::string_view c) {
   std::string out(kHashSize, '\0');
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-            EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 &&
-            EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
-            EVP_DigestUpdate(ctx, c.data(), c.size()) == 1 &&
-            EVP_DigestFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()), nullptr) == 1;
-  EVP_MD_CTX_free(ctx);
+  internal::MdCtxPtr ctx(EVP_MD_CTX_new());
+  bool ok =
+      ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1 &&
+      EVP_DigestUpdate(ctx.get(), a.data(), a.size()) == 1 &&
+      EVP_DigestUpdate(ctx.get(), b.data(), b.size()) == 1 &&
+      EVP_DigestUpdate(ctx.get(), c.data(), c.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), nullptr) == 1;
   // Only allocation can fail here; a zero hash then matches no real root.
   if (!ok) out.assign(kHashSize, '\0');
   return out;
