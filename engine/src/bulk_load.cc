@@ -289,8 +289,14 @@ absl::StatusOr<BulkLoadResult> StoreImpl::BulkLoad(std::span<const AttestationRe
   });
   std::vector<rocksdb::Status> written(columns.size());
   std::atomic<size_t> next{0};
+  // One more task after the columns: the index's bulk pass wants the new
+  // edges in (src, kind, dst) order, and sorting them needs no SST.
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < order.size();) {
+    for (size_t i; (i = next.fetch_add(1)) <= order.size();) {
+      if (i == order.size()) {
+        std::sort(pb.new_edges.begin(), pb.new_edges.end());
+        continue;
+      }
       const size_t c = order[i];
       written[c] = WriteSst(db_, cf(static_cast<Cf>(c)), columns.column(c),
                             (dir / fmt::format("{}.sst", kCfNames[c])).string());
@@ -324,7 +330,6 @@ absl::StatusOr<BulkLoadResult> StoreImpl::BulkLoad(std::span<const AttestationRe
 
   // The files are durable and visible; only now does the index see them, as
   // Commit does for a WriteBatch.
-  std::sort(pb.new_edges.begin(), pb.new_edges.end());
   {
     std::unique_lock index_lock(index_mu_);
     for (const auto& [kind, ref] : pb.new_nodes)
