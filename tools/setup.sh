@@ -14,6 +14,8 @@ PACKAGES=(
   # promtool validates the daemon's /metrics exposition in the tests.
   prometheus
   graphviz
+  # The bench's SQL peers (bench/peers): SQLite, and PostgreSQL through libpq.
+  libsqlite3-dev libpq-dev
 )
 
 missing=()
