@@ -75,6 +75,46 @@ kj::Promise<void> ReloadOnHangup(kj::UnixEventPort& port, lineage::rpc::Server* 
   });
 }
 
+// One accepted RPC connection: its network and RPC system, alive until the
+// peer disconnects.
+struct Connection {
+  Connection(kj::Own<kj::AsyncIoStream>&& stream, capnp::Capability::Client bootstrap,
+             capnp::ReaderOptions options)
+      : stream(kj::mv(stream)),
+        network(*this->stream, capnp::rpc::twoparty::Side::SERVER, options),
+        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
+
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyVatNetwork network;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+};
+
+// What capnp::TwoPartyServer::listen does, but with `options` on every
+// connection. Cap'n Proto refuses to send a message larger than the
+// connection's own receive limit, and a deny-list delta of a million digests
+// (about 80 MiB) is past the default 64 MiB: without a higher limit the
+// push of such a delta is dropped.
+kj::Promise<void> AcceptLoop(kj::ConnectionReceiver& receiver, capnp::Capability::Client bootstrap,
+                             capnp::ReaderOptions options, kj::TaskSet& connections) {
+  return receiver.accept().then([&receiver, bootstrap = kj::mv(bootstrap), options,
+                                 &connections](kj::Own<kj::AsyncIoStream>&& stream) mutable {
+    auto connection = kj::heap<Connection>(kj::mv(stream), bootstrap, options);
+    connections.add(connection->network.onDisconnect().attach(kj::mv(connection)));
+    return AcceptLoop(receiver, kj::mv(bootstrap), options, connections);
+  });
+}
+
+class LogConnectionErrors final : public kj::TaskSet::ErrorHandler {
+ public:
+  explicit LogConnectionErrors(lineage::Logger* logger) : logger_(logger) {}
+  void taskFailed(kj::Exception&& e) override {
+    LINEAGE_LOG(logger_, kInfo, "connection: {}", e.getDescription().cStr());
+  }
+
+ private:
+  lineage::Logger* logger_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,6 +128,7 @@ int main(int argc, char** argv) {
   std::string http;
   std::string tls_cert, tls_key, tls_client_ca;
   int rotation_days = 90;
+  uint64_t max_message_mib = 64;
   bool debug = false;
   app.add_option("--db", db, "Database directory (created if missing)");
   app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one")
@@ -110,6 +151,11 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
   app.add_option("--tls-client-ca", tls_client_ca,
                  "PEM CA certificates: require client certificates signed by them");
+  app.add_option("--max-message-mib", max_message_mib,
+                 "Largest RPC message sent or accepted, in MiB (a deny-list delta of N digests "
+                 "needs about N * 80 bytes)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{4096}))
+      ->capture_default_str();
   app.add_flag("--debug", debug, "Log at debug level");
   // Every option above may also come from a TOML file (tools/lineaged.toml);
   // flags given on the command line win.
@@ -208,8 +254,12 @@ int main(int argc, char** argv) {
       receiver = tls_context->wrapPort(kj::mv(receiver));
     }
     {
-      auto rpc_server = kj::heap<capnp::TwoPartyServer>((*server)->Bootstrap());
-      kj::Promise<void> serving = rpc_server->listen(*receiver);
+      LogConnectionErrors connection_errors(logger.get());
+      kj::TaskSet connections(connection_errors);
+      capnp::ReaderOptions reader_options;
+      reader_options.traversalLimitInWords = max_message_mib << 17;  // 8-byte words
+      kj::Promise<void> serving =
+          AcceptLoop(*receiver, (*server)->Bootstrap(), reader_options, connections);
       // Tests and service managers read this line for the bound port.
       std::fprintf(stderr, "lineaged: listening on %s:%u%s\n", host.c_str(), port,
                    tls ? (tls_client_ca.empty() ? " (TLS)" : " (TLS, client certificates)") : "");
