@@ -19,6 +19,10 @@ namespace {
 
 constexpr std::string_view kPayloadType = "application/vnd.in-toto+json";
 
+// Half of what lineage ingest reads as one document (IngestLimits), so a file
+// is never refused for its size.
+constexpr size_t kMaxFileBytes = 16u << 20;
+
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
 };
@@ -182,6 +186,7 @@ absl::StatusOr<EmitResult> EmitAttestations(const SupplyChain& chain, const Emit
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   if (!ctx) return absl::InternalError("EVP_MD_CTX_new failed");
   std::string file;
+  uint64_t in_file = 0;
   for (uint64_t i = 0; i < total; ++i) {
     const std::string payload = StatementJson(chain, i);
     const Signer& signer = signers[(chain.attestations[i].key - first_key) % options.keys];
@@ -193,7 +198,9 @@ absl::StatusOr<EmitResult> EmitAttestations(const SupplyChain& chain, const Emit
         kPayloadType, ingest::EncodeBase64(payload), signer.fingerprint,
         ingest::EncodeBase64(*sig));
     file += '\n';
-    if ((i + 1) % options.per_file == 0 || i + 1 == total) {
+    ++in_file;
+    if (in_file == options.per_file || file.size() >= kMaxFileBytes || i + 1 == total) {
+      in_file = 0;
       const std::filesystem::path path =
           dir / "attestations" / fmt::format("{:05}.jsonl", result.files.size());
       if (absl::Status s = WriteFile(path, file); !s.ok()) return s;

@@ -20,10 +20,10 @@
 namespace lineage::bench {
 
 struct EmitOptions {
-  std::string out_dir;          // created if missing; files in it are replaced
-  uint64_t attestations = 0;    // the first this many, in build order; 0: all
-  uint32_t keys = 32;           // P-256 keys generated; see EmitResult::key_refs
-  uint64_t per_file = 100'000;  // envelopes per JSONL file
+  std::string out_dir;         // created if missing; files in it are replaced
+  uint64_t attestations = 0;   // the first this many, in build order; 0: all
+  uint32_t keys = 32;          // P-256 keys generated; see EmitResult::key_refs
+  uint64_t per_file = 10'000;  // envelopes per JSONL file (and at most 16 MiB each)
 };
 
 struct EmitResult {

@@ -1,0 +1,78 @@
+// A gate that holds the deny list pushed by lineaged: it logs in with a gate
+// token, subscribes over Cap'n Proto RPC and applies every pushed delta to
+// its own set of digests, on a thread of its own with its own event loop.
+// The SLO clock stops when this set is complete.
+//
+// It speaks the schema directly (not rpc::Client) for one reason: the
+// receive limit. A delta of a million digests is a message of about 80 MiB,
+// past Cap'n Proto's default traversal limit of 64 MiB (8 Mi words), so a
+// gate with the default ReaderOptions — rpc::Client included — drops the
+// connection on it. `receive_limit_words` is that limit here.
+//
+// Thread safety: Wait* and the accessors may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+
+namespace lineage::bench {
+
+using SteadyClock = std::chrono::steady_clock;
+
+class GateSubscriber {
+ public:
+  struct DeltaTimes {
+    SteadyClock::time_point arrived;  // the deltas call reached the gate
+    SteadyClock::time_point applied;  // its digests were in the gate's set
+  };
+
+  // Connects to 127.0.0.1:`port`, logs in with `token` and subscribes from
+  // `after_seq`. Returns once subscribed (or the error: Unavailable,
+  // Unauthenticated, ...), bounded by 30 s.
+  static absl::StatusOr<std::unique_ptr<GateSubscriber>> Start(unsigned port, std::string token,
+                                                               uint64_t after_seq,
+                                                               uint64_t receive_limit_words);
+  ~GateSubscriber();
+
+  // Waits until `done(set, head_seq)` holds, checked after every applied
+  // delta, at most `timeout`. Returns false on timeout or a broken
+  // subscription (see error()).
+  bool WaitUntil(const std::function<bool(const absl::flat_hash_set<std::string>&, uint64_t)>& done,
+                 std::chrono::milliseconds timeout);
+
+  // When delta `seq` arrived and was applied; nullopt-like false if it has
+  // not arrived.
+  bool TimesOf(uint64_t seq, DeltaTimes* out);
+  // Runs `f` on the held set under the lock.
+  void Inspect(const std::function<void(const absl::flat_hash_set<std::string>&)>& f);
+  // Empty while the subscription is healthy; else why it ended (an
+  // exception, or the daemon's resync reason).
+  std::string error();
+
+ private:
+  class Receiver;
+  GateSubscriber() = default;
+  void Run(unsigned port, std::string token, uint64_t after_seq, uint64_t receive_limit_words);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool subscribed_ = false;
+  std::string error_;
+  uint64_t seq_ = 0;
+  absl::flat_hash_set<std::string> set_;
+  std::map<uint64_t, DeltaTimes> times_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace lineage::bench
