@@ -260,7 +260,8 @@ int RunRemoteEnforce(const Context& ctx, const EnforceArgs& args) {
     absl::StatusOr<EnforceResult> result =
         client.Enforce(args.id, EnforceOptions{args.as, args.accept_changes});
     if (!result.ok()) return RemoteFail(ctx, kCmd, result.status());
-    // Limitation: the RPC cannot read a plan back, so the replan hint of a
+    // Limitation: reading the plan back (Reader.getPlan) needs a reader
+    // token, not this responder's, so the replan hint of a
     // changed closure is replaced by this message.
     return ReportEnforce(ctx, args, *result, [&]() -> absl::StatusOr<Plan> {
       return absl::FailedPreconditionError(fmt::format(

@@ -36,6 +36,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -166,10 +167,15 @@ class Daemon {
  public:
   explicit Daemon(std::string dir) : dir_(std::move(dir)) {}
 
+  // $LINEAGE_LOAD_VERIFY_THREADS, when set, is passed as --verify-threads,
+  // to compare the ingest figure with another number of verifier threads.
   void Start(const std::string& policy) {
-    process_.Start(
-        {LINEAGED_PATH, "--db", dir_ + "/db", "--listen", "127.0.0.1:0", "--policy", policy},
-        dir_ + "/lineaged.log", std::chrono::seconds(60));
+    std::vector<std::string> args = {LINEAGED_PATH, "--db",     dir_ + "/db", "--listen",
+                                     "127.0.0.1:0", "--policy", policy};
+    if (const char* n = std::getenv("LINEAGE_LOAD_VERIFY_THREADS"); n != nullptr && *n != '\0') {
+      args.insert(args.end(), {"--verify-threads", n});
+    }
+    process_.Start(args, dir_ + "/lineaged.log", std::chrono::seconds(60));
   }
   int Stop() { return process_.Stop(); }
   unsigned port() const { return process_.port(); }

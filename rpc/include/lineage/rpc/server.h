@@ -15,7 +15,9 @@
 //
 // Deny-list push: the store's listener wakes the event loop after each
 // durable change; every subscriber is then sent the deltas it has not seen,
-// in order, one call at a time. A subscriber more than `lag_limit`
+// in order, one call at a time. The page is read and the call's message
+// built on a reader thread; the event loop only sends it. A subscriber more
+// than `lag_limit`
 // sequences behind is told to resync and dropped; one whose call fails
 // (disconnected) is dropped.
 #pragma once
