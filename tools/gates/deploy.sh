@@ -59,8 +59,7 @@ case $status in
   0) ;;
   5)
     echo "deploy: lineage denies $digest; not deploying $image" >&2
-    # Best effort: the deploy is refused whether or not why succeeds (it
-    # is not available over --server).
+    # Best effort: the deploy is refused whether or not why succeeds.
     "$lineage" why "$digest" >&2 ||
       echo "deploy: for the reason and the chain, run: lineage --db <database> why $digest" >&2
     exit 5
