@@ -147,19 +147,28 @@ absl::StatusOr<BuildFigures> BuildDatabase(const SupplyChain& chain, uint64_t se
     options.logger = NewNullLogger();
     absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, options);
     if (!store.ok()) return store.status();
-    std::vector<AttestationRecord> records = ToRecords(chain);
-    for (const AttestationRecord& r : records)
-      f.edges += r.materials.size() + r.signers.size() + (r.builder_id.empty() ? 0 : 1);
-    f.records = records.size();
     if (load == "bulk") {
+      // BulkLoad takes the whole chain at once (an empty store, one set of
+      // SST files): every record is in memory together.
+      std::vector<AttestationRecord> records = ToRecords(chain);
+      for (const AttestationRecord& r : records)
+        f.edges += r.materials.size() + r.signers.size() + (r.builder_id.empty() ? 0 : 1);
+      f.records = records.size();
       absl::StatusOr<BulkLoadResult> done = (*store)->BulkLoad(records);
       if (!done.ok()) return done.status();
     } else {
-      for (size_t i = 0; i < records.size(); i += 5000) {
-        std::span<const AttestationRecord> batch(records.data() + i,
-                                                 std::min<size_t>(5000, records.size() - i));
-        absl::StatusOr<std::vector<IngestOutcome>> done = (*store)->IngestBatch(batch);
-        if (!done.ok()) return done.status();
+      // Batches made as they go, so that memory stays flat at 10M.
+      std::vector<AttestationRecord> batch;
+      for (size_t i = 0; i < chain.attestations.size(); ++i) {
+        batch.push_back(ToRecord(chain, i));
+        const AttestationRecord& r = batch.back();
+        f.edges += r.materials.size() + r.signers.size() + (r.builder_id.empty() ? 0 : 1);
+        if (batch.size() == 5000 || i + 1 == chain.attestations.size()) {
+          absl::StatusOr<std::vector<IngestOutcome>> done = (*store)->IngestBatch(batch);
+          if (!done.ok()) return done.status();
+          f.records += batch.size();
+          batch.clear();
+        }
       }
     }
     std::map<std::string, InventoryRecord> clusters;
@@ -1000,9 +1009,11 @@ int Main(int argc, char** argv) {
     made_work = true;
   } else {
     std::error_code ec;
-    fs::remove_all(args.work + "/db", ec);
-    fs::remove_all(args.work + "/slo-db", ec);
-    fs::remove_all(args.work + "/peer-db", ec);
+    // What an earlier run left; nothing else in the directory is touched.
+    for (const char* old : {"db", "slo-db", "peer-db", "peer.sqlite", "peer.sqlite-wal",
+                            "peer.sqlite-shm", "signed", "ingest-cli-db", "ingest-rpc-db"}) {
+      fs::remove_all(args.work + "/" + old, ec);
+    }
     fs::create_directories(args.work, ec);
   }
   Progress(fmt::format("working in {}; load average {}", args.work, load_start));
