@@ -282,6 +282,12 @@ void RemoteCli::Add(CLI::App& app, lineage::cli::Context& ctx) {
                  "PEM client certificate for a daemon that requires one (default: "
                  "$LINEAGE_TLS_CERT)")
       ->envname("LINEAGE_TLS_CERT");
+  app.add_option("--max-message-mib", ctx.max_message_mib,
+                 "Largest RPC message --server accepts, in MiB; raise it with lineaged "
+                 "--max-message-mib for deltas of ~800,000+ digests (default: 64, "
+                 "$LINEAGE_MAX_MESSAGE_MIB)")
+      ->envname("LINEAGE_MAX_MESSAGE_MIB")
+      ->check(CLI::Range(1, 4096));
   app.add_option("--tls-key", ctx.tls_key,
                  "PEM private key of --tls-cert (default: $LINEAGE_TLS_KEY)")
       ->envname("LINEAGE_TLS_KEY");

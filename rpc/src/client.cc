@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/async.h>
@@ -117,7 +118,8 @@ struct Client::Impl {
   kj::Maybe<kj::TlsKeypair> keypair;
   kj::Own<kj::TlsContext> tls;
   kj::Own<kj::AsyncIoStream> stream;
-  kj::Own<capnp::TwoPartyClient> rpc;
+  kj::Own<capnp::TwoPartyVatNetwork> network;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
   Role role = Role::kGate;
   schema::Gate::Client gate = nullptr;
   schema::Ingest::Client ingest = nullptr;
@@ -248,9 +250,19 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
     if (!secured.ok()) return unreachable(secured.status());
     c.stream = *std::move(secured);
   }
-  c.rpc = kj::heap<capnp::TwoPartyClient>(*c.stream);
+  // What TwoPartyClient does, with this client's receive limit: a deny-list
+  // delta of a million digests (about 80 MiB) is past Cap'n Proto's default
+  // 64 MiB, and a message over the limit breaks the connection.
+  capnp::ReaderOptions reader_options;
+  reader_options.traversalLimitInWords = options.max_message_bytes / sizeof(capnp::word);
+  c.network = kj::heap<capnp::TwoPartyVatNetwork>(*c.stream, capnp::rpc::twoparty::Side::CLIENT,
+                                                  reader_options);
+  c.rpc = kj::heap(capnp::makeRpcClient(*c.network));
+  capnp::MallocMessageBuilder vat_message(8);
+  auto server_vat = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
+  server_vat.setSide(capnp::rpc::twoparty::Side::SERVER);
 
-  auto request = c.rpc->bootstrap().castAs<schema::Lineage>().loginRequest();
+  auto request = c.rpc->bootstrap(server_vat).castAs<schema::Lineage>().loginRequest();
   request.setToken(Text(options.token));
   auto login = c.Wait(request.send(), "login", deadline - absl::Now());
   if (!login.ok()) return unreachable(login.status());
@@ -377,7 +389,7 @@ absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& cal
 
   bool disconnected = false;
   kj::ForkedPromise<void> disconnect =
-      c.rpc->onDisconnect()
+      c.network->onDisconnect()
           .then([&disconnected] { disconnected = true; },
                 [&disconnected](kj::Exception&&) { disconnected = true; })
           .fork();

@@ -527,6 +527,41 @@ TEST_F(RemoteCliTest, OnlineBackupOverTheServerThenRestore) {
   EXPECT_TRUE(fs::exists(dir_ + "/empty/CURRENT"));
 }
 
+// A deny list larger than the client's receive limit breaks the call, and
+// --max-message-mib (or $LINEAGE_MAX_MESSAGE_MIB) raises the limit: here
+// 20,000 digests, a snapshot of about 1.6 MB, against a 1 MiB limit.
+TEST_F(RemoteCliTest, MessageLimitBoundsWhatTheClientAccepts) {
+  std::string roots = dir_ + "/roots.txt";
+  {
+    std::ofstream out(roots);
+    for (int i = 0; i < 20000; ++i)
+      out << Digest(100000 + i) << "\n";
+  }
+  // Digest roots only and fewer artifacts than the threshold: not bulk.
+  ASSERT_EQ(Embedded({"settings", "--bulk-threshold", "100000", "--as", "admin", "--reason",
+                      "a large test revocation"})
+                .exit_code,
+            0);
+  StartDaemon();
+  ProcessResult revoked = Remote("responder", {"revoke", "--roots-from", roots, "--reason", "many",
+                                               "--as", "responder", "--list", "1"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+
+  ProcessResult small =
+      Remote("gate", {"--max-message-mib", "1", "deny-list", "export", "--format", "json"});
+  EXPECT_NE(small.exit_code, 0);
+  EXPECT_THAT(small.err, HasSubstr("too large")) << small.err;
+  ProcessResult small_env =
+      Remote("gate", {"deny-list", "export", "--format", "json"}, {"LINEAGE_MAX_MESSAGE_MIB=1"});
+  EXPECT_EQ(small_env.exit_code, small.exit_code);
+  ProcessResult raised =
+      Remote("gate", {"--max-message-mib", "2", "deny-list", "export", "--format", "json"});
+  ASSERT_EQ(raised.exit_code, 0) << raised.err;
+  EXPECT_THAT(raised.out, HasSubstr(Digest(100000 + 19999)));
+  EXPECT_EQ(Remote("gate", {"deny-list", "export", "--format", "json"}).out.size(),
+            raised.out.size());  // the default 64 MiB holds it too
+}
+
 // A CA, a server certificate for localhost and a client certificate, made
 // with the openssl command line.
 void MakeCertificates(const std::string& dir) {

@@ -60,6 +60,11 @@ struct ClientOptions {
   // The name the daemon's certificate must carry. Default (empty): the host
   // of `address`.
   std::string tls_server_name;
+  // The largest message this client accepts (Cap'n Proto's receive limit).
+  // A deny-list delta is one message of about 80 bytes per digest: raise it,
+  // together with lineaged --max-message-mib, when closures reach about
+  // 800,000 digests. Default: 64 MiB, Cap'n Proto's own.
+  uint64_t max_message_bytes = 64ull << 20;
 };
 
 // Plans, revocations, why and show results carry every field of the engine's
