@@ -1,5 +1,5 @@
-// Store::BulkLoad: pre-verified attestations into an empty store, written as
-// sorted SST files and added to the database in one atomic step.
+// Store::BulkLoad: pre-verified attestations, written as sorted SST files and
+// added to the database in one atomic step.
 //
 // The records go through the same Prepare() as IngestBatch, into one
 // PendingBatch, so node ids, aliases, keys, values and counters cannot drift
@@ -235,15 +235,19 @@ absl::StatusOr<BulkLoadResult> StoreImpl::BulkLoad(std::span<const AttestationRe
   }
 
   std::lock_guard lock(write_mu_);
-  // An empty store is what makes writing beside the WAL safe: no key of the
-  // load can exist already, no revocation's sticky taint has to grow over the
-  // new edges, and the index can be built in one bulk pass.
-  if (counters_.next_node_id != 0 || counters_.next_attestation != 0 || !active_.empty() ||
-      index_.node_count() != 0) {
+  // Writing beside the WAL is safe because no key of the load can exist
+  // already: refs and aliases are new (Prepare resolves every known one
+  // through the index), node and attestation numbers are new, and so are the
+  // edge keys, which hold the attestation number. Only the counters key is
+  // rewritten, and an ingested file's entries are newer than everything
+  // before them. What it cannot do is grow an active revocation's sticky
+  // taint over the new edges, as IngestBatch does.
+  if (!active_.empty()) {
     return absl::FailedPreconditionError(
-        fmt::format("{}: bulk load needs an empty store (it holds {} nodes and {} attestations)",
-                    path_, counters_.next_node_id, counters_.attestations));
+        fmt::format("{}: bulk load needs a store without active revocations ({} active)", path_,
+                    active_.size()));
   }
+  const bool empty_index = index_.node_count() == 0;
 
   PendingBatch pb(counters_);
   SortedColumns columns(handles_);
@@ -336,10 +340,22 @@ absl::StatusOr<BulkLoadResult> StoreImpl::BulkLoad(std::span<const AttestationRe
       index_.AddNode(kind, ref);
     for (const auto& [alias, node] : pb.new_aliases)
       index_.AddAlias(alias, node);
-    for (const auto& [src, kind, dst] : pb.new_edges)
-      index_.BulkAddEdge(src, kind, dst);
-    index_.FinishBulk();
+    if (empty_index) {
+      // One bulk pass, as on open.
+      for (const auto& [src, kind, dst] : pb.new_edges)
+        index_.BulkAddEdge(src, kind, dst);
+      index_.FinishBulk();
+    } else {
+      for (const auto& [src, kind, dst] : pb.new_edges)
+        index_.AddEdge(src, kind, dst);
+    }
     counters_ = pb.counters;
+  }
+  if (!empty_index && index_.ShouldMerge()) {
+    // As Commit does: built while readers traverse, swapped under the lock.
+    internal::MergedCsr merged = index_.PrepareMerge();
+    std::unique_lock index_lock(index_mu_);
+    index_.InstallMerge(std::move(merged));
   }
 
   result.attestations = pb.counters.attestations;

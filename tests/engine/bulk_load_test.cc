@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -287,10 +288,50 @@ TEST_F(BulkLoadTest, LoadedStoreTakesIngestsAndRevocationsAsABatchedOneDoes) {
   EXPECT_GT(b->digests.size(), 1u);
 }
 
-TEST_F(BulkLoadTest, RefusesAStoreThatHoldsAnything) {
+// Several calls into a growing store (also after ordinary ingests) write
+// what the same IngestBatch calls write.
+TEST_F(BulkLoadTest, SeveralCallsIntoAGrowingStoreWriteWhatIngestBatchWrites) {
+  constexpr size_t kCount = 2400;
+  const std::vector<AttestationRecord> records = MakeRecords(99, kCount);
+  const std::span<const AttestationRecord> all(records);
+  std::string batched_answers;
+  {
+    // A small merge threshold, so that both stores merge their index deltas.
+    StoreOptions options = FixedClockOptions();
+    options.index_merge_min_edges = 256;
+    std::unique_ptr<Store> batched = MustOpen(batched_, options);
+    std::unique_ptr<Store> bulk = MustOpen(bulk_, options);
+    ASSERT_TRUE(batched && bulk);
+    // 0..99 ordinary ingests, then three bulk loads, the last repeating
+    // some records of the first (duplicates against the database).
+    ASSERT_TRUE(batched->IngestBatch(all.subspan(0, 100)).ok());
+    ASSERT_TRUE(bulk->IngestBatch(all.subspan(0, 100)).ok());
+    for (auto [from, n] : {std::pair<size_t, size_t>{100, 900}, {1000, 800}, {900, 1500}}) {
+      ASSERT_TRUE(batched->IngestBatch(all.subspan(from, n)).ok());
+      absl::StatusOr<BulkLoadResult> loaded = bulk->BulkLoad(all.subspan(from, n));
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+    }
+    batched_answers = Answers(*batched, kCount);
+    EXPECT_EQ(Answers(*bulk, kCount), batched_answers);
+  }
+  EXPECT_TRUE(Dump(bulk_) == Dump(batched_)) << "the databases differ";
+  std::unique_ptr<Store> bulk = MustOpen(bulk_);
+  ASSERT_TRUE(bulk);
+  EXPECT_EQ(Answers(*bulk, kCount), batched_answers);
+}
+
+TEST_F(BulkLoadTest, RefusesAStoreWithAnActiveRevocation) {
   std::unique_ptr<Store> store = MustOpen(bulk_);
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->Ingest(testing_util::Record(std::string(64, 'a'), {Sha256(1)})).ok());
+  PlanRequest request;
+  request.roots = {{Sha256(1)}};
+  request.reason = "compromised";
+  request.actor = "alice";
+  absl::StatusOr<Plan> plan = store->CreatePlan(request, {});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(store->Enforce(plan->id, {.actor = "dave"}).ok());
+
   absl::StatusOr<BulkLoadResult> loaded = store->BulkLoad(MakeRecords(1, 10));
   EXPECT_TRUE(absl::IsFailedPrecondition(loaded.status())) << loaded.status();
   absl::StatusOr<StoreStats> stats = store->Stats();

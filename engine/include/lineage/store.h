@@ -264,10 +264,11 @@ class Store {
   virtual absl::StatusOr<std::vector<IngestOutcome>> IngestBatch(
       std::span<const AttestationRecord> records) = 0;
 
-  // Loads many pre-verified attestations into an EMPTY store, far faster
-  // than IngestBatch: the records' keys are sorted in memory, written as one
-  // SST file per column family, and added to the database by one RocksDB
-  // IngestExternalFiles call, bypassing the WAL and the memtables.
+  // Loads many pre-verified attestations far faster than IngestBatch: the
+  // records' keys are sorted in memory, written as one SST file per column
+  // family, and added to the database by one RocksDB IngestExternalFiles
+  // call, bypassing the WAL and the memtables. For building large stores:
+  // into an empty one, or in several calls of up to a few million records.
   //
   // The database ends exactly as IngestBatch(records) would leave it: the
   // same keys and values, node ids, aliases, counters and index (only the
@@ -276,12 +277,15 @@ class Store {
   // MANIFEST write that adds every file at once; a kill before it leaves only
   // unreferenced files in `<path>/bulk-load.tmp`, which the next BulkLoad
   // deletes. Durable when it returns, whatever StoreOptions::sync says.
+  // Other writers wait for it; readers see the store as before until it
+  // returns.
   //
   // REQUIRES: records came from the ingest library (the store does not
-  // re-verify); the whole load fits in memory (keys and values of every
+  // re-verify); the whole call fits in memory (keys and values of every
   // record, about twice the encoded size). Returns:
-  //   FailedPrecondition  the store is read-only, or holds any node,
-  //                       attestation or active revocation
+  //   FailedPrecondition  the store is read-only, or has an active
+  //                       revocation (whose sticky taint IngestBatch would
+  //                       extend over the new edges)
   //   InvalidArgument     a malformed record, naming its index; nothing written
   virtual absl::StatusOr<BulkLoadResult> BulkLoad(std::span<const AttestationRecord> records) = 0;
 
