@@ -249,6 +249,7 @@ absl::StatusOr<BulkLoadResult> StoreImpl::BulkLoad(std::span<const AttestationRe
   }
   const bool empty_index = index_.node_count() == 0;
 
+  const Counters before = counters_;
   PendingBatch pb(counters_);
   SortedColumns columns(handles_);
   BulkLoadResult result;
@@ -358,10 +359,10 @@ absl::StatusOr<BulkLoadResult> StoreImpl::BulkLoad(std::span<const AttestationRe
     index_.InstallMerge(std::move(merged));
   }
 
-  result.attestations = pb.counters.attestations;
+  result.attestations = pb.counters.attestations - before.attestations;
   result.new_nodes = pb.new_nodes.size();
   result.new_edges = pb.new_edges.size();
-  result.edge_assertions = pb.counters.edge_assertions;
+  result.edge_assertions = pb.counters.edge_assertions - before.edge_assertions;
   const auto end = std::chrono::steady_clock::now();
   auto ms = [](auto from, auto to) {
     return std::chrono::duration<double, std::milli>(to - from).count();

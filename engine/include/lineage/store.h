@@ -161,7 +161,7 @@ struct IngestOutcome {
 };
 
 struct BulkLoadResult {
-  uint64_t attestations = 0;  // records stored
+  uint64_t attestations = 0;  // records stored by this call
   uint64_t duplicates = 0;    // records repeating an earlier record's id: not stored again
   uint64_t new_nodes = 0;
   uint64_t new_edges = 0;        // distinct (from, kind, to)
