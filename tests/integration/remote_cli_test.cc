@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include "rpc/include/lineage/rpc/client.h"
 #include "tests/cli/subprocess.h"
@@ -483,6 +484,39 @@ TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
   EXPECT_THAT(gone.err, HasSubstr("cannot reach lineaged"));
 }
 
+// Rewrites `from` to `to` (same length) in audit entry `seq` of the
+// database at `db`, behind the store's back: an edit the chain must reveal.
+void EditAuditEntry(const std::string& db, uint64_t seq, const std::string& from,
+                    const std::string& to) {
+  ASSERT_EQ(from.size(), to.size());
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), db, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& n : names)
+    descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), db, descriptors, &handles, &raw).ok());
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i, seq >>= 8)
+    key[i] = static_cast<char>(seq & 0xff);
+  bool edited = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != "audit") continue;
+    std::string value;
+    EXPECT_TRUE(raw->Get(rocksdb::ReadOptions(), handles[i], key, &value).ok());
+    size_t at = value.find(from);
+    if (at != std::string::npos) {
+      value.replace(at, from.size(), to);
+      edited = raw->Put(rocksdb::WriteOptions(), handles[i], key, value).ok();
+    }
+  }
+  for (rocksdb::ColumnFamilyHandle* h : handles)
+    EXPECT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+  delete raw;
+  EXPECT_TRUE(edited) << "no audit entry to edit";
+}
+
 // lineage backup --server writes an online checkpoint through the daemon;
 // lineage restore turns it into a new, verified database and never
 // overwrites one.
@@ -520,6 +554,18 @@ TEST_F(RemoteCliTest, OnlineBackupOverTheServerThenRestore) {
       RunProcess({LINEAGE_CLI_PATH, "restore", dir_ + "/nothing", dir_ + "/x"});
   EXPECT_EQ(not_backup.exit_code, 3);
   EXPECT_FALSE(fs::exists(dir_ + "/x"));
+  // A backup whose audit chain was edited is not put in place (the entry of
+  // the enforcement names another enforcer), and no staging copy is left.
+  std::string tampered = dir_ + "/tampered";
+  fs::copy(backup, tampered, fs::copy_options::recursive);
+  EditAuditEntry(tampered, 2, "responder", "impostor!");
+  ProcessResult refused = RunProcess({LINEAGE_CLI_PATH, "restore", tampered, dir_ + "/t2"});
+  EXPECT_EQ(refused.exit_code, 7) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("audit chain: entry 2"));
+  EXPECT_THAT(refused.err, HasSubstr("nothing restored"));
+  EXPECT_FALSE(fs::exists(dir_ + "/t2"));
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".restoring-"), std::string::npos) << e.path();
   // An empty directory is a fine target.
   fs::create_directories(dir_ + "/empty");
   EXPECT_EQ(RunProcess({LINEAGE_CLI_PATH, "restore", "--json", backup, dir_ + "/empty"}).exit_code,
