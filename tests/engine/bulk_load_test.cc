@@ -274,7 +274,9 @@ TEST_F(BulkLoadTest, LoadedStoreTakesIngestsAndRevocationsAsABatchedOneDoes) {
     absl::StatusOr<Plan> plan = store->CreatePlan(request, {});
     ASSERT_TRUE(plan.ok()) << plan.status();
     for (const char* approver : {"bob", "carol"}) {
-      if (plan->bulk) ASSERT_TRUE(store->Approve(plan->id, approver).ok());
+      if (plan->bulk) {
+        ASSERT_TRUE(store->Approve(plan->id, approver).ok());
+      }
     }
     absl::StatusOr<EnforceResult> done = store->Enforce(plan->id, {.actor = "dave"});
     ASSERT_TRUE(done.ok()) << done.status();
