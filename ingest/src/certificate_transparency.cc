@@ -8,14 +8,19 @@
 // file, not from the keys a trusted_root.json holds.
 #include <openssl/ct.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 #include <fmt/format.h>
@@ -79,13 +84,33 @@ std::string SignedData(const SCT* sct, std::string_view issuer_key_hash, std::st
   return data;
 }
 
-// Lower-case hex to bytes; the input is a fingerprint we made.
-std::string FromHex(std::string_view hex) {
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1])));
-  return out;
+// RFC 6962 section 3.2 issuer_key_hash: SHA-256 over the issuer's
+// SubjectPublicKeyInfo as its certificate encodes it. i2d_X509_PUBKEY
+// writes back the parsed algorithm identifier and key bits, unlike
+// i2d_PUBKEY, which re-encodes from the decoded key (and could differ, say
+// in an absent or NULL parameter). X509_pubkey_digest is no substitute: it
+// hashes only the subjectPublicKey BIT STRING.
+absl::StatusOr<std::string> IssuerKeyHash(X509* issuer) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &der);
+  OpensslBytesPtr<unsigned char> owned(der);
+  if (len <= 0) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("cannot encode the issuer's public key");
+  }
+  std::string hash(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(der, static_cast<size_t>(len), reinterpret_cast<unsigned char*>(hash.data()));
+  return hash;
+}
+
+// RFC 6962 section 2.1.4: a log signs with ECDSA over P-256 or RSA PKCS#1
+// v1.5, with SHA-256; the SCT's declared algorithm must be the one of the
+// log's key. (Every CT log of Sigstore's trusted roots is ECDSA P-256; the
+// staging root lists one retired RSA log.)
+bool SignatureAlgorithmMatches(int nid, const PublicKey& key) {
+  if (nid == NID_ecdsa_with_SHA256) return key.algorithm() == "ecdsa-p256-sha256";
+  if (nid == NID_sha256WithRSAEncryption) return key.algorithm() == "rsa-sha256";
+  return false;
 }
 
 }  // namespace
@@ -111,8 +136,12 @@ absl::StatusOr<SctVerification> VerifyEmbeddedScts(
   }
   std::string tbs = PrecertificateTbs(x509);
   if (tbs.empty()) return absl::InvalidArgumentError("cannot rebuild the precertificate");
-  const std::string issuer_key_hash = FromHex(issuer.public_key()->fingerprint());
+  absl::StatusOr<std::string> issuer_key_hash = IssuerKeyHash(static_cast<X509*>(issuer.x509()));
+  if (!issuer_key_hash.ok()) return issuer_key_hash.status();
 
+  // A threshold of n asks for n independent logs: a second SCT from a log
+  // already counted adds no witness.
+  std::set<std::string, std::less<>> counted_logs;
   for (int i = 0; i < result.embedded; ++i) {
     const SCT* sct = sk_SCT_value(scts.get(), i);
     auto skip = [&](std::string why) {
@@ -127,35 +156,53 @@ absl::StatusOr<SctVerification> VerifyEmbeddedScts(
     std::string_view log_id(reinterpret_cast<const char*>(id), id_len);
     // Milliseconds since the epoch; beyond absl's range the log check fails.
     absl::Time at = absl::FromUnixMillis(static_cast<int64_t>(SCT_get_timestamp(sct) & INT64_MAX));
-    const TransparencyLog* log = nullptr;
-    for (const TransparencyLog* candidate : ctlogs) {
-      if (candidate->log_id == log_id && candidate->key) log = candidate;
-    }
-    if (log == nullptr) {
-      skip(fmt::format("log {} is not a CT log of the trusted roots", HexPrefix(log_id)));
-      continue;
-    }
-    if (!log->valid_for.Contains(at)) {
-      skip(fmt::format("log {} was not valid at the SCT's time {}", HexPrefix(log_id),
-                       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())));
-      continue;
-    }
-    // CT logs sign with SHA-256, ECDSA or RSA (RFC 6962 section 2.1.4).
-    int nid = SCT_get_signature_nid(sct);
-    if (nid != NID_ecdsa_with_SHA256 && nid != NID_sha256WithRSAEncryption) {
-      skip("signature algorithm is not ECDSA or RSA with SHA-256");
-      continue;
-    }
+    // OpenSSL maps the SCT's (hash, signature) pair to a NID: SHA-256 with
+    // ECDSA or RSA; every other pair is NID_undef.
+    const int nid = SCT_get_signature_nid(sct);
     unsigned char* sig = nullptr;
     size_t sig_len = SCT_get0_signature(sct, &sig);
-    absl::Status ok =
-        log->key->Verify(SignedData(sct, issuer_key_hash, tbs),
-                         std::string_view(reinterpret_cast<const char*>(sig), sig_len));
-    if (!ok.ok()) {
-      skip(fmt::format("signature does not verify with log {}", HexPrefix(log_id)));
-      continue;
+    std::string_view signature(reinterpret_cast<const char*>(sig), sig_len);
+    const std::string signed_data = SignedData(sct, *issuer_key_hash, tbs);
+
+    // The same log id may be listed by several trusted roots (or twice in
+    // one) with different validity periods: the SCT counts if any of the
+    // entries was valid at its time and verifies it.
+    bool known = false;
+    bool in_time = false;
+    bool algorithm_matches = false;
+    bool verified = false;
+    std::string key_description;
+    for (const TransparencyLog* candidate : ctlogs) {
+      if (candidate->log_id != log_id || !candidate->key) continue;
+      known = true;
+      if (!candidate->valid_for.Contains(at)) continue;
+      in_time = true;
+      key_description = candidate->key->description();
+      if (!SignatureAlgorithmMatches(nid, *candidate->key)) continue;
+      algorithm_matches = true;
+      if (candidate->key->VerifyStrict(signed_data, signature).ok()) {
+        verified = true;
+        break;
+      }
     }
-    ++result.verified;
+    if (!known) {
+      skip(fmt::format("log {} is not a CT log of the trusted roots", HexPrefix(log_id)));
+    } else if (!in_time) {
+      skip(fmt::format("log {} was not valid at the SCT's time {}", HexPrefix(log_id),
+                       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())));
+    } else if (!algorithm_matches) {
+      skip(fmt::format(
+          "signature algorithm {} does not fit log {}'s {} key (a CT log signs with ECDSA P-256 "
+          "or RSA PKCS#1 v1.5, with SHA-256)",
+          nid == NID_undef ? std::string("other than ECDSA or RSA with SHA-256") : OBJ_nid2sn(nid),
+          HexPrefix(log_id), key_description));
+    } else if (!verified) {
+      skip(fmt::format("signature does not verify with log {}", HexPrefix(log_id)));
+    } else if (!counted_logs.insert(std::string(log_id)).second) {
+      skip(fmt::format("log {} is already counted for an earlier SCT", HexPrefix(log_id)));
+    } else {
+      ++result.verified;
+    }
   }
   return result;
 }

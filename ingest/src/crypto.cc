@@ -261,6 +261,27 @@ absl::StatusOr<std::string> PublicKey::VerifyWithScheme(std::string_view message
   return scheme;
 }
 
+absl::Status PublicKey::VerifyStrict(std::string_view message, std::string_view signature) const {
+  auto* pkey = static_cast<EVP_PKEY*>(pkey_);
+  bool ok = false;
+  if (algorithm_ == "ed25519") {
+    ok = EvpVerify(pkey, nullptr, 0, message, signature);
+  } else if (algorithm_ == "ecdsa-p256-sha256" || algorithm_ == "ecdsa-p384-sha384") {
+    // OpenSSL's ECDSA verify takes DER only, and refuses an encoding that
+    // does not re-encode to the same bytes.
+    ok = EvpVerify(pkey, algorithm_ == "ecdsa-p384-sha384" ? EVP_sha384() : EVP_sha256(), 0,
+                   message, signature);
+  } else {
+    ok = EvpVerify(pkey, EVP_sha256(), RSA_PKCS1_PADDING, message, signature);
+  }
+  ClearOpensslErrors();
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} verification failed with key {}", description_, ref()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PublicKey::VerifyDigest(std::string_view digest_name, std::string_view digest,
                                      std::string_view signature) const {
   const EVP_MD* md = digest_name == "sha256"   ? EVP_sha256()

@@ -59,10 +59,14 @@ absl::Status Reason(std::string_view check, std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("{}: {}", check, what));
 }
 
-// Verifies that `leaf` chains to `ca` with every certificate valid at `at`.
+// Verifies that `leaf` chains to `ca` with every certificate valid at `at`,
+// and sets `issuer` to the certificate of `ca.chain` that signed `leaf` in
+// the chain OpenSSL verified (the SCT check needs that very key; matching
+// names or key ids could pick a re-keyed CA of the same name).
 // The bundle's own intermediates are not used: the chain must come from the
 // trusted root, so a bundle cannot bring its own CA.
-absl::Status VerifyChain(const Certificate& leaf, const CertificateAuthority& ca, absl::Time at) {
+absl::Status VerifyChain(const Certificate& leaf, const CertificateAuthority& ca, absl::Time at,
+                         const Certificate** issuer) {
   X509StorePtr store(X509_STORE_new());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !ctx || ca.chain.empty()) {
@@ -91,6 +95,18 @@ absl::Status VerifyChain(const Certificate& leaf, const CertificateAuthority& ca
   int error = X509_STORE_CTX_get_error(ctx.get());
   ERR_clear_error();
   if (ok != 1) return absl::InvalidArgumentError(X509_verify_cert_error_string(error));
+  // The verified chain starts with the leaf; the next certificate signed it.
+  // The store holds ca.chain's own X509 objects, so identity finds it.
+  STACK_OF(X509)* verified = X509_STORE_CTX_get0_chain(ctx.get());
+  X509* signer =
+      verified != nullptr && sk_X509_num(verified) >= 2 ? sk_X509_value(verified, 1) : nullptr;
+  *issuer = nullptr;
+  for (const auto& cert : ca.chain) {
+    if (signer != nullptr && cert->x509() == signer) *issuer = cert.get();
+  }
+  if (*issuer == nullptr) {
+    return absl::InternalError("the verified chain does not name the certificate's issuer");
+  }
   return absl::OkStatus();
 }
 
@@ -442,7 +458,7 @@ std::string DigestName(std::string_view sigstore_algorithm) {
 // the certificate was issued: a CA must have been trusted when it issued,
 // whatever happened to it since. The signing time is checked separately.
 absl::Status FindIssuingCa(const Certificate& leaf, const TrustPolicy& policy,
-                           const CertificateAuthority** found) {
+                           const CertificateAuthority** found, const Certificate** issuer) {
   if (policy.trusted_roots().empty()) {
     return Reason("certificate chain", "the trust policy names no trusted_roots");
   }
@@ -450,7 +466,7 @@ absl::Status FindIssuingCa(const Certificate& leaf, const TrustPolicy& policy,
   for (const auto& root : policy.trusted_roots()) {
     for (const CertificateAuthority& ca : root->certificate_authorities()) {
       if (!ca.valid_for.Contains(leaf.not_before())) continue;
-      absl::Status chain = VerifyChain(leaf, ca, leaf.not_before());
+      absl::Status chain = VerifyChain(leaf, ca, leaf.not_before(), issuer);
       if (chain.ok()) {
         *found = &ca;
         return absl::OkStatus();
@@ -536,7 +552,8 @@ class BundleVerifier {
 
     // 1. The chain, to a CA trusted when it issued the certificate.
     const CertificateAuthority* ca = nullptr;
-    LINEAGE_RETURN_IF_ERROR(FindIssuingCa(cert, policy_, &ca));
+    const Certificate* issuer = nullptr;
+    LINEAGE_RETURN_IF_ERROR(FindIssuingCa(cert, policy_, &ca, &issuer));
     if (!cert.code_signing()) {
       return Reason("certificate chain", "the certificate is not issued for code signing");
     }
@@ -544,7 +561,7 @@ class BundleVerifier {
     // 1b. Certificate transparency: Fulcio logs every certificate to a CT
     // log before issuing it, so a certificate without a verified SCT was
     // issued outside public view (a compromised or misused CA).
-    if (policy_.sct_threshold() > 0) LINEAGE_RETURN_IF_ERROR(VerifyScts(cert, *ca));
+    if (policy_.sct_threshold() > 0) LINEAGE_RETURN_IF_ERROR(VerifyScts(cert, *issuer));
 
     // 2. The transparency-log entries: their promises, proofs and
     // checkpoints verify with a trusted log's key.
@@ -645,25 +662,14 @@ class BundleVerifier {
     return absl::OkStatus();
   }
 
-  absl::Status VerifyScts(const Certificate& leaf, const CertificateAuthority& ca) const {
-    const Certificate* issuer = nullptr;
-    for (const auto& cert : ca.chain) {
-      if (X509_check_issued(static_cast<X509*>(cert->x509()), static_cast<X509*>(leaf.x509())) ==
-          X509_V_OK) {
-        issuer = cert.get();
-        break;
-      }
-    }
-    ERR_clear_error();
-    if (issuer == nullptr) {
-      return Reason("sct", "no certificate of the issuing CA's chain issued the certificate");
-    }
+  // `issuer`: the CA certificate that signed `leaf` in the verified chain.
+  absl::Status VerifyScts(const Certificate& leaf, const Certificate& issuer) const {
     std::vector<const TransparencyLog*> ctlogs;
     for (const auto& root : policy_.trusted_roots()) {
       for (const TransparencyLog& log : root->ctlogs())
         ctlogs.push_back(&log);
     }
-    absl::StatusOr<SctVerification> scts = VerifyEmbeddedScts(leaf, *issuer, ctlogs);
+    absl::StatusOr<SctVerification> scts = VerifyEmbeddedScts(leaf, issuer, ctlogs);
     if (!scts.ok()) return Reason("sct", std::string(scts.status().message()));
     if (scts->verified >= policy_.sct_threshold()) return absl::OkStatus();
     std::string message =

@@ -2,9 +2,12 @@
 // and checkpoints made in the test with OpenSSL: each check of
 // docs/trust-policy.md ("Keyless verification") is shown to reject the case
 // it exists for, with its own reason. No mocks: every signature is real.
+#include <openssl/bn.h>
 #include <openssl/ct.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -174,13 +177,49 @@ std::vector<std::string> AuditPath(const std::vector<std::string>& leaves, size_
   return path;
 }
 
+// One SCT to embed, and what a test changes about it.
+struct SctSpec {
+  EVP_PKEY* log_key = nullptr;
+  int signature_nid = NID_ecdsa_with_SHA256;  // the algorithm the SCT declares
+  bool tamper = false;                        // flip a bit of the signature
+  bool raw_ecdsa = false;                     // r||s instead of DER
+  bool rsa_pss = false;                       // RSA-PSS instead of PKCS#1 v1.5
+};
+
+// RSA PKCS#1 v1.5 or PSS, SHA-256.
+std::string SignRsa(EVP_PKEY* key, std::string_view message, bool pss) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  EXPECT_EQ(EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING), 1);
+  size_t len = 0;
+  const auto* m = reinterpret_cast<const unsigned char*>(message.data());
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), nullptr, &len, m, message.size()), 1);
+  std::string sig(len, '\0');
+  EXPECT_EQ(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, m,
+                           message.size()),
+            1);
+  sig.resize(len);
+  return sig;
+}
+
+// A DER ECDSA signature as raw r||s of 32 bytes each.
+std::string DerToRaw(const std::string& der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  EXPECT_NE(sig, nullptr);
+  std::string raw(64, '\0');
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), reinterpret_cast<unsigned char*>(raw.data()), 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+  ECDSA_SIG_free(sig);
+  return raw;
+}
+
 // RFC 6962 section 3.2, written from the definition: the log signs the
 // precertificate's TBSCertificate (here the certificate's TBS before the
 // SCT extension exists) with the SHA-256 of the issuer's key. Appends the
 // SCT list extension and re-signs the certificate with `issuer_key`.
-// `tamper` flips a bit of the SCT's signature after it was made.
-void EmbedSct(X509* cert, X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* log_key,
-              bool tamper = false) {
+void EmbedScts(X509* cert, X509* issuer, EVP_PKEY* issuer_key, const std::vector<SctSpec>& specs) {
   auto put = [](std::string* out, uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; --i)
       out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -198,25 +237,38 @@ void EmbedSct(X509* cert, X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* log_key,
   put(&data, tbs.size(), 3);
   data += tbs;
   put(&data, 0, 2);  // no extensions
-  std::string sig = Sign(log_key, data);
-  if (tamper) sig.back() ^= 1;  // the low bit of s: still DER, no longer valid
-  std::string log_id = Hash(SpkiDer(log_key));
 
-  SCT* sct = SCT_new();
-  ASSERT_EQ(SCT_set_version(sct, SCT_VERSION_V1), 1);
-  ASSERT_EQ(SCT_set_log_entry_type(sct, CT_LOG_ENTRY_TYPE_PRECERT), 1);
-  ASSERT_EQ(
-      SCT_set1_log_id(sct, reinterpret_cast<const unsigned char*>(log_id.data()), log_id.size()),
-      1);
-  SCT_set_timestamp(sct, at_ms);
-  ASSERT_EQ(SCT_set_signature_nid(sct, NID_ecdsa_with_SHA256), 1);
-  ASSERT_EQ(SCT_set1_signature(sct, reinterpret_cast<const unsigned char*>(sig.data()), sig.size()),
-            1);
   STACK_OF(SCT)* list = sk_SCT_new_null();
-  sk_SCT_push(list, sct);
+  for (const SctSpec& spec : specs) {
+    std::string sig = EVP_PKEY_get_base_id(spec.log_key) == EVP_PKEY_RSA
+                          ? SignRsa(spec.log_key, data, spec.rsa_pss)
+                          : Sign(spec.log_key, data);
+    if (spec.raw_ecdsa) sig = DerToRaw(sig);
+    if (spec.tamper) sig.back() ^= 1;  // the low bit of s: still DER, no longer valid
+    std::string log_id = Hash(SpkiDer(spec.log_key));
+    SCT* sct = SCT_new();
+    ASSERT_EQ(SCT_set_version(sct, SCT_VERSION_V1), 1);
+    ASSERT_EQ(SCT_set_log_entry_type(sct, CT_LOG_ENTRY_TYPE_PRECERT), 1);
+    ASSERT_EQ(
+        SCT_set1_log_id(sct, reinterpret_cast<const unsigned char*>(log_id.data()), log_id.size()),
+        1);
+    SCT_set_timestamp(sct, at_ms);
+    ASSERT_EQ(SCT_set_signature_nid(sct, spec.signature_nid), 1);
+    ASSERT_EQ(
+        SCT_set1_signature(sct, reinterpret_cast<const unsigned char*>(sig.data()), sig.size()), 1);
+    sk_SCT_push(list, sct);
+  }
   ASSERT_EQ(X509_add1_ext_i2d(cert, NID_ct_precert_scts, list, 0, X509V3_ADD_APPEND), 1);
   SCT_LIST_free(list);
   ASSERT_GT(X509_sign(cert, issuer_key, EVP_sha256()), 0);
+}
+
+void EmbedSct(X509* cert, X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* log_key,
+              bool tamper = false) {
+  SctSpec spec;
+  spec.log_key = log_key;
+  spec.tamper = tamper;
+  EmbedScts(cert, issuer, issuer_key, {spec});
 }
 
 int FixedTime(TS_RESP_CTX*, void* data, long* sec, long* usec) {
@@ -303,12 +355,31 @@ class SigstoreGeneratedTest : public ::testing::Test {
     return cert;
   }
 
-  // The test's trusted root: its CA, log, TSA and (unless `with_ctlog` is
-  // false) CT log, valid from ctlog_start_.
+  // A leaf with these SCTs.
+  Cert MakeLeafWithScts(const std::vector<SctSpec>& scts) {
+    Cert cert = MakeCert({"", kSignedAt - 60, kSignedAt + 540, false, kIssuer, kSan, true},
+                         leaf_key_.get(), ca_.get(), ca_key_.get());
+    EmbedScts(cert.get(), ca_.get(), ca_key_.get(), scts);
+    return cert;
+  }
+
+  static TransparencyLog CtLog(EVP_PKEY* key, absl::Time start) {
+    TransparencyLog ct;
+    ct.base_url = "https://ctfe.test";
+    ct.key = *PublicKey::FromDer(SpkiDer(key));
+    ct.log_id = Hash(SpkiDer(key));
+    ct.valid_for = {start, absl::InfiniteFuture()};
+    return ct;
+  }
+
+  // The test's trusted root: its CA (after decoy_ca_, when set), log, TSA,
+  // (unless `with_ctlog` is false) CT log, valid from ctlog_start_, and
+  // extra_ctlogs_.
   TrustPolicy Policy(const std::string& san_regex = ".*", bool with_ctlog = true) {
     auto root = std::make_shared<TrustedRoot>();
     CertificateAuthority ca;
     ca.uri = "https://fulcio.test";
+    if (decoy_ca_ != nullptr) ca.chain.push_back(*Certificate::FromDer(CertDer(decoy_ca_)));
     ca.chain.push_back(*Certificate::FromDer(CertDer(ca_.get())));
     ca.valid_for = {absl::FromUnixSeconds(kSignedAt - 86400 * 365), absl::InfiniteFuture()};
     root->AddCertificateAuthority(std::move(ca));
@@ -326,6 +397,8 @@ class SigstoreGeneratedTest : public ::testing::Test {
       ct.valid_for = {ctlog_start_, absl::InfiniteFuture()};
       root->AddCtlog(std::move(ct));
     }
+    for (const TransparencyLog& ct : extra_ctlogs_)
+      root->AddCtlog(ct);
     // The TSA's chain: its certificate, then the root that issued it.
     CertificateAuthority tsa;
     tsa.chain.push_back(*Certificate::FromDer(CertDer(tsa_.get())));
@@ -443,6 +516,8 @@ class SigstoreGeneratedTest : public ::testing::Test {
   Pkey ca_key_, log_key_, ct_key_, leaf_key_, tsa_key_;
   Cert ca_, leaf_, tsa_;
   absl::Time ctlog_start_ = absl::FromUnixSeconds(kSignedAt - 86400 * 365);
+  std::vector<TransparencyLog> extra_ctlogs_;
+  X509* decoy_ca_ = nullptr;
 };
 
 TEST_F(SigstoreGeneratedTest, WellFormedBundleVerifies) {
@@ -534,6 +609,102 @@ TEST_F(SigstoreGeneratedTest, SctFromBeforeTheCtLogWasValidIsRejected) {
   ctlog_start_ = absl::FromUnixSeconds(kSignedAt);  // the SCT is from 60 s before
   EXPECT_THAT(Rejection(Bundle({}), Policy()),
               HasSubstr("was not valid at the SCT's time 2024-12-31T23:59:00Z"));
+}
+
+TEST_F(SigstoreGeneratedTest, TwoSctsFromOneLogDoNotMeetAThresholdOfTwo) {
+  SctSpec ct;
+  ct.log_key = ct_key_.get();
+  Cert twice = MakeLeafWithScts({ct, ct});
+  Options o;
+  o.leaf = twice.get();
+  TrustPolicy policy = Policy();
+  policy.set_sct_threshold(2);
+  std::string why = Rejection(Bundle(o), policy);
+  EXPECT_THAT(why, HasSubstr("sct: 1 of the certificate's 2 signed certificate timestamps verify"));
+  EXPECT_THAT(why, HasSubstr("SCT 1: log "));
+  EXPECT_THAT(why, HasSubstr("is already counted for an earlier SCT"));
+
+  // Two logs of the trusted roots, one SCT each: the threshold is met.
+  Pkey second_key = NewP256();
+  extra_ctlogs_.push_back(CtLog(second_key.get(), ctlog_start_));
+  SctSpec second;
+  second.log_key = second_key.get();
+  Cert two_logs = MakeLeafWithScts({ct, second});
+  o.leaf = two_logs.get();
+  TrustPolicy two = Policy();
+  two.set_sct_threshold(2);
+  ItemResult item = VerifyOne(Bundle(o), two);
+  EXPECT_TRUE(item.record.ok()) << item.record.status();
+}
+
+TEST_F(SigstoreGeneratedTest, SctWhoseAlgorithmDoesNotFitTheLogKeyIsRejected) {
+  Pkey rsa_key(EVP_RSA_gen(2048));
+  ASSERT_NE(rsa_key, nullptr);
+  extra_ctlogs_.push_back(CtLog(rsa_key.get(), ctlog_start_));
+  auto verdict = [&](const SctSpec& spec) {
+    Cert leaf = MakeLeafWithScts({spec});
+    Options o;
+    o.leaf = leaf.get();
+    ItemResult item = VerifyOne(Bundle(o), Policy());
+    return item.record.ok() ? std::string("ok") : std::string(item.record.status().message());
+  };
+
+  // The RSA log's PKCS#1 v1.5 signature, declared as such, verifies.
+  SctSpec rsa;
+  rsa.log_key = rsa_key.get();
+  rsa.signature_nid = NID_sha256WithRSAEncryption;
+  EXPECT_EQ(verdict(rsa), "ok");
+  // The same signature declared as ECDSA does not.
+  SctSpec rsa_as_ecdsa = rsa;
+  rsa_as_ecdsa.signature_nid = NID_ecdsa_with_SHA256;
+  EXPECT_THAT(verdict(rsa_as_ecdsa),
+              HasSubstr("SCT 0: signature algorithm ecdsa-with-SHA256 does not fit log"));
+  // RFC 6962 RSA is PKCS#1 v1.5: a PSS signature by the log's key is no SCT.
+  SctSpec pss = rsa;
+  pss.rsa_pss = true;
+  EXPECT_THAT(verdict(pss), HasSubstr("SCT 0: signature does not verify with log"));
+
+  // An ECDSA log's SCT declared as RSA, and one with a raw r||s signature.
+  SctSpec ecdsa_as_rsa;
+  ecdsa_as_rsa.log_key = ct_key_.get();
+  ecdsa_as_rsa.signature_nid = NID_sha256WithRSAEncryption;
+  EXPECT_THAT(verdict(ecdsa_as_rsa), HasSubstr("signature algorithm RSA-SHA256 does not fit log"));
+  SctSpec raw;
+  raw.log_key = ct_key_.get();
+  raw.raw_ecdsa = true;
+  EXPECT_THAT(verdict(raw), HasSubstr("SCT 0: signature does not verify with log"));
+}
+
+TEST_F(SigstoreGeneratedTest, SctCountsIfAnyTrustedEntryOfItsLogCoversItsTime) {
+  // A second trusted root lists the same CT log, valid only from after the
+  // SCT: the first root's entry, which covers it, still counts.
+  TrustPolicy policy = Policy();
+  auto later = std::make_shared<TrustedRoot>();
+  later->AddCtlog(CtLog(ct_key_.get(), absl::FromUnixSeconds(kSignedAt)));
+  policy.AddTrustedRoot(later);
+  ItemResult item = VerifyOne(Bundle({}), policy);
+  EXPECT_TRUE(item.record.ok()) << item.record.status();
+
+  // Neither entry covering it: rejected for the time.
+  ctlog_start_ = absl::FromUnixSeconds(kSignedAt);
+  TrustPolicy neither = Policy();
+  neither.AddTrustedRoot(later);
+  EXPECT_THAT(Rejection(Bundle({}), neither),
+              HasSubstr("was not valid at the SCT's time 2024-12-31T23:59:00Z"));
+}
+
+TEST_F(SigstoreGeneratedTest, SctIssuerKeyIsTheOneOfTheVerifiedChain) {
+  // A retired CA of the same name with another key is listed first. It
+  // matches the leaf by name (the leaf has no authority key id), but it had
+  // expired when the leaf was issued, so the chain goes to the current CA,
+  // and the SCT is over the current CA's key.
+  Pkey old_key = NewP256();
+  Cert old_ca =
+      MakeCert({"test fulcio root", kSignedAt - 86400 * 800, kSignedAt - 86400 * 400, true},
+               old_key.get(), nullptr, nullptr);
+  decoy_ca_ = old_ca.get();
+  ItemResult item = VerifyOne(Bundle({}), Policy());
+  EXPECT_TRUE(item.record.ok()) << item.record.status();
 }
 
 TEST_F(SigstoreGeneratedTest, ProofForAnotherEntryIsRejected) {

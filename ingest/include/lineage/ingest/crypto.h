@@ -46,6 +46,12 @@ class PublicKey {
   absl::StatusOr<std::string> VerifyWithScheme(std::string_view message,
                                                std::string_view signature) const;
 
+  // As Verify, with one encoding per key type and no fallback, for protocols
+  // that fix it (RFC 6962 SCTs): ECDSA DER-encoded only (not raw r||s), RSA
+  // PKCS#1 v1.5 with SHA-256 only (not PSS), Ed25519 as Verify. The caller
+  // checks that the key type is the one the protocol declares.
+  absl::Status VerifyStrict(std::string_view message, std::string_view signature) const;
+
   // Verifies `signature` over a precomputed `digest` made with `digest_name`
   // ("sha256", "sha384" or "sha512"). Sigstore message signatures sign an
   // artifact the bundle does not hold, only its digest. ECDSA (DER or raw

@@ -147,7 +147,9 @@ class TrustedRoot {
 // What the SCT check found in one certificate.
 struct SctVerification {
   int embedded = 0;  // SCTs in the certificate's SCT list extension
-  int verified = 0;  // of those, how many verify with a trusted CT log
+  // Distinct trusted CT logs with an SCT that verifies: a second SCT from a
+  // log already counted does not count again.
+  int verified = 0;
   // Why each of the others does not count ("SCT 0: log 1a2b... is not a
   // CT log of the trusted roots"), for messages.
   std::vector<std::string> problems;
@@ -155,13 +157,16 @@ struct SctVerification {
 
 // Verifies the Signed Certificate Timestamps embedded in `leaf` (RFC 6962
 // section 3.3, extension 1.3.6.1.4.1.11129.2.4.2) as sigstore-go does: an
-// SCT counts when its log id names a log of `ctlogs` that has a key, the
-// log's validity period contains the SCT's timestamp, and the signature
-// verifies over the precertificate entry `leaf` was made from (its
-// TBSCertificate without the SCT extension, and the SHA-256 of `issuer`'s
-// public key: `issuer` is the CA certificate that signed `leaf`). SCTs that
-// do not count are listed, not errors; a certificate without the extension
-// has none. InvalidArgument when the extension does not parse.
+// SCT counts when its log id names a log of `ctlogs` that has a key and
+// whose validity period contains the SCT's timestamp (any of the entries,
+// when several share the log id), its declared signature algorithm is the
+// one of that key (ECDSA P-256 or RSA PKCS#1 v1.5, with SHA-256, DER ECDSA
+// signatures only), and the signature verifies over the precertificate
+// entry `leaf` was made from (its TBSCertificate without the SCT extension,
+// and the SHA-256 of `issuer`'s SubjectPublicKeyInfo: `issuer` is the CA
+// certificate that signed `leaf` in the verified chain). Each log counts
+// once. SCTs that do not count are listed, not errors; a certificate without
+// the extension has none. InvalidArgument when the extension does not parse.
 absl::StatusOr<SctVerification> VerifyEmbeddedScts(
     const Certificate& leaf, const Certificate& issuer,
     const std::vector<const TransparencyLog*>& ctlogs);
