@@ -445,7 +445,11 @@ int main(int argc, char** argv) {
   std::string backup_dir;
   CLI::App* backup_cmd = app.add_subcommand(
       "backup", "Write a consistent copy of the database (a RocksDB checkpoint) to DIR");
-  backup_cmd->add_option("dir", backup_dir, "A directory that does not exist yet")->required();
+  backup_cmd
+      ->add_option("dir", backup_dir,
+                   "A directory that does not exist yet; with --server, a NAME that the "
+                   "daemon creates under its --backup-dir")
+      ->required();
   backup_cmd->add_flag("--json", ctx.json, "Print one JSON document");
 
   RestoreArgs restore;

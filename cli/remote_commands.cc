@@ -435,8 +435,8 @@ int RunRemoteBackup(const Context& ctx, const std::string& dir) {
       fmt::print(ctx.out, "{}\n", w.Take());
     } else {
       fmt::print(ctx.out,
-                 "backup     {} written by {} in {:.0f} ms (on the daemon's machine; open it "
-                 "with --db {} there)\n",
+                 "backup     {} written by {} in {:.0f} ms (on the daemon's machine, as "
+                 "--backup-dir/{}; open it with --db there)\n",
                  dir, ctx.server, ms, dir);
     }
     return kExitOk;

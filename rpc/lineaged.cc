@@ -9,8 +9,10 @@
 // policy.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -23,15 +25,16 @@
 
 #include "engine/include/lineage/store.h"
 #include "ingest/include/lineage/ingest/trust_policy.h"
+#include "rpc/include/lineage/rpc/client.h"
 #include "rpc/include/lineage/rpc/http.h"
 #include "rpc/include/lineage/rpc/server.h"
 
 namespace {
 
 // Plaintext is allowed on loopback only: anywhere else tokens would cross
-// the network in the clear.
+// the network in the clear. By address, not by text (see IsLoopbackHost).
 bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  return lineage::rpc::IsLoopbackHost(host);
 }
 
 std::shared_ptr<const lineage::ingest::TrustPolicy> LoadPolicy(const std::string& path,
@@ -129,6 +132,7 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca;
   int rotation_days = 90;
   uint64_t max_message_mib = 64;
+  std::string backup_dir;
   bool debug = false;
   app.add_option("--db", db, "Database directory (created if missing)");
   app.add_option("--listen", listen, "HOST:PORT to serve on; port 0 picks a free one")
@@ -156,6 +160,9 @@ int main(int argc, char** argv) {
                  "needs about N * 80 bytes)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{4096}))
       ->capture_default_str();
+  app.add_option("--backup-dir", backup_dir,
+                 "Directory that remote backups go to, each as a new subdirectory (created "
+                 "0700; default: remote backups refused)");
   app.add_flag("--debug", debug, "Log at debug level");
   // Every option above may also come from a TOML file (tools/lineaged.toml);
   // flags given on the command line win.
@@ -193,6 +200,25 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (!backup_dir.empty()) {
+    // A backup root inside the database would be copied into every backup
+    // and could be mistaken for (or overwrite) the database's own files.
+    std::error_code ec;
+    auto absolute = [&ec](const std::string& path) {
+      std::filesystem::path p = std::filesystem::weakly_canonical(path, ec).lexically_normal();
+      return p.has_filename() ? p : p.parent_path();  // "a/b/" is a/b
+    };
+    std::filesystem::path root = absolute(backup_dir);
+    std::filesystem::path dbp = absolute(db);
+    auto [d, r] = std::mismatch(dbp.begin(), dbp.end(), root.begin(), root.end());
+    if (ec || d == dbp.end()) {
+      std::fprintf(stderr, "lineaged: --backup-dir %s: must not be inside --db %s\n",
+                   backup_dir.c_str(), db.c_str());
+      return 2;
+    }
+    backup_dir = root.string();
+  }
+
   std::shared_ptr<lineage::Logger> logger =
       lineage::NewStderrLogger(debug ? lineage::LogLevel::kDebug : lineage::LogLevel::kInfo);
   // Signals must be captured before any thread starts (the store's and the
@@ -216,6 +242,8 @@ int main(int argc, char** argv) {
     options.policy = LoadPolicy(policy_path, logger.get());
     options.lag_limit = lag_limit;
     options.verify_threads = verify_threads;
+    options.max_message_bytes = max_message_mib << 20;
+    options.backup_root = backup_dir;
     options.logger = logger;
     absl::StatusOr<std::unique_ptr<lineage::rpc::Server>> server =
         lineage::rpc::Server::Create(store->get(), options);

@@ -62,6 +62,11 @@ struct DenyDelta {
   cause @2 :Text;
   added @3 :List(Text);
   removed @4 :List(Text);
+  continued @5 :Bool;
+  # A delta too large for one message travels as parts with the same seq,
+  # in order: every part but the last has `continued` set. Each part holds
+  # the next digests of `added`, then of `removed`. A receiver applies a
+  # seq (moves its position to it) only when its last part has arrived.
 }
 
 enum RevocationMode {
@@ -140,14 +145,31 @@ interface Gate {
       -> (status :Status, results :List(CheckResult));
   # At most 100,000 digests per call.
 
-  denyListSince @2 (afterSeq :UInt64, maxDeltas :UInt32)
-      -> (status :Status, headSeq :UInt64, deltas :List(DenyDelta), truncated :Bool);
-  snapshot @3 () -> (status :Status, seq :UInt64, digests :List(Text));
+  # `maxMessageBytes` below is the caller's own receive limit (0: the
+  # daemon's, --max-message-mib); every answer and push stays under half of
+  # the smaller of the two, splitting a large delta into parts (see
+  # DenyDelta.continued) and the snapshot into pages.
 
-  subscribe @4 (afterSeq :UInt64, subscriber :DenyListSubscriber)
+  denyListSince @2 (afterSeq :UInt64, maxDeltas :UInt32, skipDigests :UInt64,
+                    maxMessageBytes :UInt64)
+      -> (status :Status, headSeq :UInt64, deltas :List(DenyDelta), truncated :Bool);
+  # Deltas after `afterSeq`; of the first, the first `skipDigests` digests
+  # (added, then removed) are left out: the caller has them from an earlier
+  # part. The last delta may be a part (`continued`): ask again with the same
+  # afterSeq and skipDigests + what arrived. truncated: more follows.
+  snapshot @3 (afterDigest :Text, maxMessageBytes :UInt64)
+      -> (status :Status, seq :UInt64, digests :List(Text), truncated :Bool);
+  # One page of the sorted deny list: digests greater than `afterDigest`.
+  # truncated: ask again from the last digest. Pages are read at their own
+  # seq: a client that joins pages takes the smallest seq and applies the
+  # deltas after it (adds and removes are set operations, so a page already
+  # newer than that seq converges).
+
+  subscribe @4 (afterSeq :UInt64, subscriber :DenyListSubscriber, maxMessageBytes :UInt64)
       -> (status :Status, subscription :Subscription);
   # Sends every delta after `afterSeq` in order, then live ones, each exactly
-  # once per subscription. Dropping the Subscription ends it.
+  # once per subscription. Dropping the Subscription ends it. At most 16
+  # live subscriptions per login (beyond: status 8, resource exhausted).
 
   why @5 (digest :Text) -> (status :Status, result :WhyResult);
   # Each active revocation covering the digest with the shortest chain from
@@ -164,8 +186,9 @@ interface DenyListSubscriber {
   # after this one returns: a slow subscriber slows only itself.
 
   resync @1 (headSeq :UInt64, reason :Text) -> ();
-  # The subscriber fell more than the server's limit behind (or the server
-  # is shutting down): take a snapshot and subscribe again from its seq.
+  # The subscriber fell more than the server's limit behind, a push to it
+  # failed on a live connection, or the server is shutting down: take a
+  # snapshot and subscribe again from its seq.
   # No more deltas follow on this subscription.
 }
 

@@ -1,5 +1,10 @@
 #include "rpc/include/lineage/rpc/client.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -67,11 +72,6 @@ std::string_view RoleFor(std::string_view call) {
   return "responder";
 }
 
-// Plaintext stays on the machine: the same rule lineaged applies to itself.
-bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view flag) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -83,6 +83,53 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view fl
 }
 
 }  // namespace
+
+bool IsLoopbackHost(std::string_view host) {
+  std::string h(host);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  auto loopback = [](const sockaddr* sa) {
+    if (sa->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+      return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+      const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+      if (IN6_IS_ADDR_LOOPBACK(&a)) return true;
+      return IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127;
+    }
+    return false;
+  };
+  // A literal address decides by itself: "127.attacker.example" is a name,
+  // not an address, and takes the branch below.
+  in_addr v4;
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr = v4;
+    return loopback(reinterpret_cast<const sockaddr*>(&sa));
+  }
+  in6_addr v6;
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = v6;
+    return loopback(reinterpret_cast<const sockaddr*>(&sa));
+  }
+  // Only the name "localhost" is resolved (from the hosts file, without
+  // asking DNS for any other name), and every address it has must be
+  // loopback.
+  if (h != "localhost") return false;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(h.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return false;
+  bool all = true;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next)
+    all = all && loopback(a->ai_addr);
+  ::freeaddrinfo(found);
+  return all;
+}
 
 absl::Status SplitHostPort(std::string_view address, std::string* host, unsigned* port) {
   size_t colon = address.rfind(':');
@@ -305,31 +352,102 @@ absl::StatusOr<CheckResult> Client::Check(std::string_view digest, UnknownPolicy
   return ToCheck(response->getResult());
 }
 
+namespace {
+
+// Joins the parts of a delta (DenyDelta.continued in the schema). Holds
+// the delta whose last part has not arrived yet.
+class PartJoiner {
+ public:
+  // Adds one received part; appends every delta now whole to `out`.
+  // InvalidArgument when a part does not continue the held one.
+  absl::Status Add(schema::DenyDelta::Reader part, std::vector<DenyDelta>* out) {
+    if (pending_ && pending_->seq != part.getSeq()) {
+      return absl::DataLossError(
+          fmt::format("deny list: delta {} is incomplete: its next part never came (got {})",
+                      pending_->seq, part.getSeq()));
+    }
+    if (!pending_) {
+      pending_ = ToDelta(part);
+    } else {
+      for (auto a : part.getAdded())
+        pending_->added.emplace_back(View(a));
+      for (auto r : part.getRemoved())
+        pending_->removed.emplace_back(View(r));
+    }
+    if (!part.getContinued()) {
+      out->push_back(std::move(*pending_));
+      pending_.reset();
+    }
+    return absl::OkStatus();
+  }
+  bool holding() const { return pending_.has_value(); }
+  // Digests of the held delta received so far: what to skip when asking
+  // for the rest.
+  uint64_t held_digests() const {
+    return pending_ ? pending_->added.size() + pending_->removed.size() : 0;
+  }
+  uint64_t held_seq() const { return pending_ ? pending_->seq : 0; }
+
+ private:
+  std::optional<DenyDelta> pending_;
+};
+
+}  // namespace
+
 absl::StatusOr<DenyListPage> Client::DenyListSince(uint64_t after_seq, uint32_t max_deltas) {
   if (absl::Status s = impl_->Need(Role::kGate, "deny-list"); !s.ok()) return s;
-  auto request = impl_->gate.denyListSinceRequest();
-  request.setAfterSeq(after_seq);
-  request.setMaxDeltas(max_deltas);
-  auto response = impl_->Wait(request.send(), "deny-list");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
   DenyListPage page;
-  page.head_seq = response->getHeadSeq();
-  page.truncated = response->getTruncated();
-  for (auto delta : response->getDeltas())
-    page.deltas.push_back(ToDelta(delta));
-  return page;
+  PartJoiner joiner;
+  // A delta larger than one message comes in parts: ask for the rest of it
+  // until it is whole, so that the page holds whole deltas only.
+  for (;;) {
+    auto request = impl_->gate.denyListSinceRequest();
+    request.setAfterSeq(joiner.holding() ? joiner.held_seq() - 1 : after_seq);
+    request.setSkipDigests(joiner.held_digests());
+    request.setMaxDeltas(max_deltas);
+    request.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto response = impl_->Wait(request.send(), "deny-list");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    page.head_seq = response->getHeadSeq();
+    page.truncated = response->getTruncated();
+    for (auto delta : response->getDeltas()) {
+      if (absl::Status s = joiner.Add(delta, &page.deltas); !s.ok()) return s;
+    }
+    if (!joiner.holding()) return page;
+    if (response->getDeltas().size() == 0) {
+      return absl::DataLossError("deny-list: the daemon stopped in the middle of a delta");
+    }
+  }
 }
 
 absl::StatusOr<DenyListSnapshot> Client::Snapshot() {
   if (absl::Status s = impl_->Need(Role::kGate, "snapshot"); !s.ok()) return s;
-  auto response = impl_->Wait(impl_->gate.snapshotRequest().send(), "snapshot");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  // Page by page (a deny list of a million digests is past any one
+  // message). Pages are read at their own seq; the snapshot takes the
+  // smallest, so that the deltas after it, applied as the set operations
+  // they are, bring every page to the head (see the schema).
   DenyListSnapshot snapshot;
-  snapshot.seq = response->getSeq();
-  snapshot.digests = ToStrings(response->getDigests());
-  return snapshot;
+  bool first = true;
+  std::string after;
+  for (;;) {
+    auto request = impl_->gate.snapshotRequest();
+    request.setAfterDigest(Text(after));
+    request.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto response = impl_->Wait(request.send(), "snapshot");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    snapshot.seq = first ? response->getSeq() : std::min(snapshot.seq, response->getSeq());
+    first = false;
+    auto digests = response->getDigests();
+    for (auto d : digests)
+      snapshot.digests.emplace_back(View(d));
+    if (!response->getTruncated()) return snapshot;
+    if (digests.size() == 0) {
+      return absl::DataLossError("snapshot: the daemon sent an empty page that is not the last");
+    }
+    after = snapshot.digests.back();
+  }
 }
 
 namespace {
@@ -342,6 +460,9 @@ class SubscriberImpl final : public schema::DenyListSubscriber::Server {
     const SubscribeCallbacks* callbacks = nullptr;
     std::optional<absl::Status> result;  // set once the subscription is over
     absl::Time last_heard = absl::Now();
+    uint64_t applied_seq = 0;  // the last whole delta handed to on_deltas
+    uint64_t parts = 0;        // parts received, whole or not
+    PartJoiner joiner;
   };
   explicit SubscriberImpl(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
@@ -349,8 +470,17 @@ class SubscriberImpl final : public schema::DenyListSubscriber::Server {
     state_->last_heard = absl::Now();
     if (state_->result) return kj::READY_NOW;
     std::vector<DenyDelta> batch;
-    for (auto delta : context.getParams().getDeltas())
-      batch.push_back(ToDelta(delta));
+    for (auto delta : context.getParams().getDeltas()) {
+      ++state_->parts;
+      if (absl::Status s = state_->joiner.Add(delta, &batch); !s.ok()) {
+        state_->result = s;
+        return kj::READY_NOW;
+      }
+    }
+    // A call that holds only the first parts of a delta: nothing is whole
+    // yet; the callback sees the delta when its last part arrives.
+    if (batch.empty()) return kj::READY_NOW;
+    state_->applied_seq = batch.back().seq;
     if (!state_->callbacks->on_deltas(batch)) state_->result = absl::OkStatus();
     return kj::READY_NOW;
   }
@@ -378,10 +508,12 @@ absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& cal
   Impl& c = *impl_;
   auto state = std::make_shared<SubscriberImpl::State>();
   state->callbacks = &callbacks;
+  state->applied_seq = after_seq;
 
   auto request = c.gate.subscribeRequest();
   request.setAfterSeq(after_seq);
   request.setSubscriber(kj::heap<SubscriberImpl>(state));
+  request.setMaxMessageBytes(c.options.max_message_bytes);
   // Holding the response holds the Subscription: dropping it ends the push.
   auto subscribed = c.Wait(request.send(), "subscribe");
   if (!subscribed.ok()) return subscribed.status();
@@ -394,6 +526,10 @@ absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& cal
                 [&disconnected](kj::Exception&&) { disconnected = true; })
           .fork();
   state->last_heard = absl::Now();
+  // Heartbeats in a row that found the daemon's head past what arrived
+  // here, with nothing arriving in between.
+  int behind = 0;
+  uint64_t parts_at_probe = 0;
   for (;;) {
     try {
       disconnect.addBranch()
@@ -415,6 +551,20 @@ absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& cal
           DenyListSince(std::numeric_limits<uint64_t>::max() - 1, 1);
       if (!probe.ok()) return probe.status();
       state->last_heard = absl::Now();
+      // A daemon that answers but whose push stopped (a push it could not
+      // send, a subscription it lost) would look just as quiet: its head
+      // moved on and nothing came. Two heartbeats of that ends the
+      // subscription, so that the caller takes a snapshot.
+      if (probe->head_seq > state->applied_seq && state->parts == parts_at_probe) {
+        if (++behind >= 2) {
+          return absl::AbortedError(fmt::format(
+              "subscribe: the daemon is at seq {} but pushes stopped at {} for {} heartbeats",
+              probe->head_seq, state->applied_seq, behind));
+        }
+      } else {
+        behind = 0;
+      }
+      parts_at_probe = state->parts;
     }
   }
 }

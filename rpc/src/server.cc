@@ -1,8 +1,12 @@
 #include "rpc/include/lineage/rpc/server.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -32,17 +36,27 @@ namespace {
 // One thread that runs submitted work in order. Writes to the store are
 // serialised there anyway (the store's writer lock), so one thread loses
 // nothing and keeps the event loop free.
+//
+// Contract: a work item reports its own failures (OffLoop rejects its
+// promise); an exception that still escapes one is swallowed here so that
+// the thread, and with it the daemon, survives. Work submitted after Stop()
+// is refused: it is destroyed unrun, which rejects the promise it holds
+// (kj's cross-thread fulfiller rejects when destroyed unfulfilled), so a
+// call arriving during shutdown fails instead of hanging.
 class WorkerThread {
  public:
   WorkerThread() : thread_([this] { Run(); }) {}
   ~WorkerThread() { Stop(); }
 
-  void Submit(std::function<void()> work) {
+  // False (and `work` destroyed) once Stop() has begun.
+  bool Submit(std::function<void()> work) {
     {
       std::lock_guard lock(mu_);
+      if (stopping_) return false;
       queue_.push_back(std::move(work));
     }
     cv_.notify_one();
+    return true;
   }
 
   // Finishes the queue, then joins.
@@ -67,7 +81,12 @@ class WorkerThread {
         work = std::move(queue_.front());
         queue_.pop_front();
       }
-      work();
+      try {
+        work();
+      } catch (...) {
+        // See the class comment: the item's promise is rejected when `work`
+        // (holding its fulfiller) is destroyed below.
+      }
     }
   }
 
@@ -113,6 +132,120 @@ class IngestSequencer {
 
 class ServerImpl;
 
+// ---- Deny-list pages that fit a message ----
+//
+// Cap'n Proto refuses to send a message larger than the connection's limit
+// (lineaged --max-message-mib) and a receiver drops the connection on one
+// larger than its own. Every deny-list answer and push is therefore cut to a
+// byte budget: a delta that does not fit travels as parts (DenyDelta.
+// continued), a snapshot as pages.
+
+// What one digest adds to a message: its text (NUL-terminated, padded to a
+// word) and its list pointer.
+size_t DigestBytes(const std::string& digest) {
+  return (digest.size() + 1 + 7) / 8 * 8 + 8;
+}
+
+// The budget for one message: half the smaller of the daemon's limit and
+// the caller's (0: the daemon's), leaving room for the RPC framing; never
+// below 4 KiB, so that a page always holds some digests.
+size_t PageBudget(uint64_t server_limit, uint64_t caller_limit) {
+  uint64_t limit = caller_limit == 0 ? server_limit : std::min(server_limit, caller_limit);
+  return static_cast<size_t>(std::max<uint64_t>(limit / 2, 4096));
+}
+
+// A position in the deny-list log: every delta up to `done_seq` is whole at
+// the receiver, and of delta done_seq + 1 the first `skip` digests (added,
+// then removed).
+struct LogPosition {
+  uint64_t done_seq = 0;
+  uint64_t skip = 0;
+};
+
+// Deltas cut to a budget, with where they end.
+struct CutPage {
+  std::vector<DenyDelta> parts;
+  std::vector<bool> continued;  // parallel to parts
+  LogPosition next;
+  bool more = false;  // `deltas` held more than fits
+};
+
+// Cuts `deltas` (those after from.done_seq, in order; the first with
+// from.skip digests already sent) into parts of at most `budget` bytes in
+// all. Moves the digests out of `deltas`. Always makes progress: the first
+// part holds at least one digest even over the budget (a digest is far
+// smaller than any budget).
+CutPage Cut(std::vector<DenyDelta>& deltas, LogPosition from, size_t budget) {
+  CutPage out;
+  out.next = from;
+  size_t used = 0;
+  for (size_t i = 0; i < deltas.size(); ++i) {
+    DenyDelta& delta = deltas[i];
+    size_t start = i == 0 ? from.skip : 0;
+    size_t total = delta.added.size() + delta.removed.size();
+    size_t fixed = 64 + delta.cause.size();  // the struct and its cause
+    if (!out.parts.empty() && used + fixed > budget) {
+      out.more = true;
+      break;
+    }
+    used += fixed;
+    DenyDelta part;
+    part.seq = delta.seq;
+    part.time = delta.time;
+    part.cause = delta.cause;
+    size_t k = start;
+    for (; k < total; ++k) {
+      std::string& d =
+          k < delta.added.size() ? delta.added[k] : delta.removed[k - delta.added.size()];
+      size_t bytes = DigestBytes(d);
+      if (used + bytes > budget && (k > start || !out.parts.empty())) break;
+      used += bytes;
+      (k < delta.added.size() ? part.added : part.removed).push_back(std::move(d));
+    }
+    if (k == start && start < total) {
+      // Not one digest of this delta fits after the earlier parts: it
+      // starts the next page.
+      out.more = true;
+      break;
+    }
+    bool continued = k < total;
+    out.parts.push_back(std::move(part));
+    out.continued.push_back(continued);
+    if (continued) {
+      out.next = {delta.seq - 1, k};
+      out.more = true;
+      break;
+    }
+    out.next = {delta.seq, 0};
+  }
+  return out;
+}
+
+// Reads the deltas after `from` (at most max_deltas) and cuts them to
+// `budget`. InvalidArgument when from.skip names digests of a delta that is
+// not there. Runs off the event loop: a large delta's digests take tens of
+// milliseconds to read.
+absl::StatusOr<std::pair<CutPage, DenyListPage>> ReadCut(Store* store, LogPosition from,
+                                                         size_t max_deltas, size_t budget) {
+  absl::StatusOr<DenyListPage> page = store->DenyListSince(from.done_seq, max_deltas);
+  if (!page.ok()) return page.status();
+  if (from.skip > 0 &&
+      (page->deltas.empty() || page->deltas.front().seq != from.done_seq + 1 ||
+       page->deltas.front().added.size() + page->deltas.front().removed.size() < from.skip)) {
+    return absl::InvalidArgumentError(
+        fmt::format("skipDigests {}: delta {} has no such part", from.skip, from.done_seq + 1));
+  }
+  CutPage cut = Cut(page->deltas, from, budget);
+  page->deltas.clear();
+  return std::make_pair(std::move(cut), *std::move(page));
+}
+
+void FillParts(capnp::List<schema::DenyDelta>::Builder out, const CutPage& cut) {
+  FillDeltas(out, cut.parts);
+  for (size_t i = 0; i < cut.parts.size(); ++i)
+    out[i].setContinued(cut.continued[i]);
+}
+
 // Pushes deny-list deltas to subscribers. Lives on the event loop thread.
 class DenyListHub : private kj::TaskSet::ErrorHandler {
  public:
@@ -124,7 +257,8 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
   struct Prepared {
     absl::Status status;
     uint64_t head_seq = 0;
-    uint64_t last_seq = 0;  // of the deltas in `request`; 0: none
+    bool any = false;  // `request` holds parts to send
+    LogPosition next;  // the subscriber's position once they arrived
     std::optional<DeltasRequest> request;
   };
   // Runs `work` on the reader thread; the promise resolves on the event
@@ -135,16 +269,22 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
   using RunOffLoop =
       std::function<kj::Promise<std::shared_ptr<Prepared>>(std::function<Prepared()> work)>;
 
-  DenyListHub(Store* store, RunOffLoop run, uint64_t lag_limit, Logger* logger)
+  DenyListHub(Store* store, RunOffLoop run, uint64_t lag_limit, uint64_t max_message_bytes,
+              Logger* logger)
       : store_(store),
         run_(std::move(run)),
         lag_limit_(lag_limit),
+        max_message_bytes_(max_message_bytes),
         logger_(logger),
         tasks_(*this) {}
 
-  uint64_t Add(schema::DenyListSubscriber::Client client, uint64_t after_seq) {
+  // `max_message_bytes`: the subscriber's receive limit (0: the daemon's).
+  uint64_t Add(schema::DenyListSubscriber::Client client, uint64_t after_seq,
+               uint64_t max_message_bytes) {
     uint64_t id = next_id_++;
-    subscribers_.emplace(id, Subscriber{kj::mv(client), after_seq});
+    Subscriber sub{kj::mv(client), LogPosition{after_seq, 0}};
+    sub.budget = PageBudget(max_message_bytes_, max_message_bytes);
+    subscribers_.emplace(id, kj::mv(sub));
     Pump(id);
     return id;
   }
@@ -177,7 +317,8 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
  private:
   struct Subscriber {
     schema::DenyListSubscriber::Client client;
-    uint64_t sent_seq;
+    LogPosition sent;
+    size_t budget = 0;
     bool in_flight = false;  // a fetch or a deltas call is under way
     bool dirty = false;      // a Publish arrived meanwhile: look again afterwards
   };
@@ -206,23 +347,47 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
     // closure keeps no reference that could drop it off the loop.
     auto box = std::make_shared<std::optional<DeltasRequest>>(it->second.client.deltasRequest());
     Store* store = store_;
-    uint64_t after = it->second.sent_seq, lag_limit = lag_limit_;
-    std::function<Prepared()> work = [store, box, after, lag_limit]() -> Prepared {
+    LogPosition from = it->second.sent;
+    uint64_t lag_limit = lag_limit_;
+    size_t budget = it->second.budget;
+    std::function<Prepared()> work = [store, box, from, lag_limit, budget]() -> Prepared {
       Prepared out;
       out.request = std::move(*box);
       box->reset();
-      absl::StatusOr<DenyListPage> page = store->DenyListSince(after, kBatch);
-      out.status = page.status();
-      if (!page.ok()) return out;
-      out.head_seq = page->head_seq;
-      if (page->head_seq > after + lag_limit || page->deltas.empty()) return out;
-      FillDeltas(out.request->initDeltas(page->deltas.size()), page->deltas);
-      out.last_seq = page->deltas.back().seq;
+      absl::StatusOr<std::pair<CutPage, DenyListPage>> read = ReadCut(store, from, kBatch, budget);
+      out.status = read.status();
+      if (!read.ok()) return out;
+      auto& [cut, page] = *read;
+      out.head_seq = page.head_seq;
+      if (page.head_seq > from.done_seq + lag_limit || cut.parts.empty()) return out;
+      FillParts(out.request->initDeltas(cut.parts.size()), cut);
+      // The estimate above is conservative; this is the contract Cap'n
+      // Proto enforces on send, checked so that a miss is an error here
+      // (and a resync) rather than a push that silently never leaves.
+      uint64_t bytes = out.request->asReader().totalSize().wordCount * sizeof(capnp::word);
+      if (bytes > budget * 2) {
+        out.status = absl::InternalError(
+            fmt::format("a push of {} bytes is over the {} byte limit", bytes, budget * 2));
+        return out;
+      }
+      out.any = true;
+      out.next = cut.next;
       return out;
     };
     tasks_.add(run_(std::move(work)).then([this, id](std::shared_ptr<Prepared> prepared) {
       Send(id, std::move(prepared));
     }));
+  }
+
+  // Tells the subscriber to take a snapshot and forgets it. A gate is never
+  // left subscribed to a push that stopped.
+  void Resync(std::map<uint64_t, Subscriber>::iterator it, uint64_t head, std::string reason) {
+    auto request = it->second.client.resyncRequest();
+    request.setHeadSeq(head);
+    request.setReason(Text(reason));
+    tasks_.add(request.send().ignoreResult());
+    LINEAGE_LOG(logger_, kWarning, "subscriber {} told to resync: {}", it->first, reason);
+    subscribers_.erase(it);
   }
 
   // Back on the event loop with the prepared call: resync, send, or go idle.
@@ -232,41 +397,48 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
     Subscriber& sub = it->second;
     if (!prepared->status.ok()) {
       LINEAGE_LOG(logger_, kError, "deny-list push: {}", std::string(prepared->status.message()));
-      Idle(id);
+      Resync(it, prepared->head_seq,
+             fmt::format("the push failed: {}", std::string(prepared->status.message())));
       return;
     }
-    if (prepared->head_seq > sub.sent_seq + lag_limit_) {
+    if (prepared->head_seq > sub.sent.done_seq + lag_limit_) {
       // Bounded: a subscriber this far behind takes a snapshot instead of
       // replaying the log delta by delta.
-      auto request = sub.client.resyncRequest();
-      request.setHeadSeq(prepared->head_seq);
-      request.setReason(Text(fmt::format("{} sequences behind (limit {})",
-                                         prepared->head_seq - sub.sent_seq, lag_limit_)));
-      tasks_.add(request.send().ignoreResult());
-      LINEAGE_LOG(logger_, kWarning, "subscriber {} fell {} behind: told to resync", id,
-                  prepared->head_seq - sub.sent_seq);
-      subscribers_.erase(it);
+      Resync(it, prepared->head_seq,
+             fmt::format("{} sequences behind (limit {})", prepared->head_seq - sub.sent.done_seq,
+                         lag_limit_));
       return;
     }
-    if (prepared->last_seq == 0) {
+    if (!prepared->any) {
       Idle(id);
       return;
     }
 
-    uint64_t last = prepared->last_seq;
+    LogPosition next = prepared->next;
+    uint64_t head = prepared->head_seq;
     tasks_.add(prepared->request->send().then(
-        [this, id, last](auto&&) {
+        [this, id, next](auto&&) {
           auto found = subscribers_.find(id);
           if (found == subscribers_.end()) return;
-          found->second.sent_seq = last;
+          found->second.sent = next;
           found->second.in_flight = false;
           Pump(id);
         },
-        [this, id](kj::Exception&& e) {
-          // Disconnected or failing: drop it; it resumes from its last
-          // sequence when it subscribes again.
-          LINEAGE_LOG(logger_, kInfo, "subscriber {} dropped: {}", id, e.getDescription().cStr());
-          subscribers_.erase(id);
+        [this, id, head](kj::Exception&& e) {
+          auto found = subscribers_.find(id);
+          if (found == subscribers_.end()) return;
+          if (e.getType() == kj::Exception::Type::DISCONNECTED) {
+            // Gone: it resumes from its last sequence when it subscribes
+            // again.
+            LINEAGE_LOG(logger_, kInfo, "subscriber {} disconnected: {}", id,
+                        e.getDescription().cStr());
+            subscribers_.erase(found);
+            return;
+          }
+          // The connection may be alive (a message refused, the
+          // subscriber's method threw): dropping it silently would leave a
+          // gate holding a stale list while its heartbeat passes.
+          Resync(found, head, fmt::format("the push failed: {}", e.getDescription().cStr()));
         }));
   }
 
@@ -284,6 +456,7 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
   Store* store_;
   RunOffLoop run_;
   uint64_t lag_limit_;
+  uint64_t max_message_bytes_;
   Logger* logger_;
   std::map<uint64_t, Subscriber> subscribers_;
   uint64_t next_id_ = 1;
@@ -292,13 +465,21 @@ class DenyListHub : private kj::TaskSet::ErrorHandler {
 
 class SubscriptionImpl final : public schema::Subscription::Server {
  public:
-  SubscriptionImpl(DenyListHub* hub, uint64_t id) : hub_(hub), id_(id) {}
+  // `live` counts the login's subscriptions (GateImpl's cap).
+  SubscriptionImpl(DenyListHub* hub, uint64_t id, std::shared_ptr<int> live)
+      : hub_(hub), id_(id), live_(std::move(live)) {
+    ++*live_;
+  }
   // The client dropped its Subscription (or disconnected): stop pushing.
-  ~SubscriptionImpl() { hub_->Remove(id_); }
+  ~SubscriptionImpl() {
+    hub_->Remove(id_);
+    --*live_;
+  }
 
  private:
   DenyListHub* hub_;
   uint64_t id_;
+  std::shared_ptr<int> live_;
 };
 
 class ServerImpl final : public Server {
@@ -315,20 +496,30 @@ class ServerImpl final : public Server {
             [this](std::function<DenyListHub::Prepared()> work) {
               return OffLoop(&reader_, std::move(work));
             },
-            options_.lag_limit, logger_.get())) {
-    // The store calls this on the writer thread after each durable change;
-    // the push itself runs on the event loop.
-    auto executor = std::shared_ptr<kj::Own<const kj::Executor>>(
-        new kj::Own<const kj::Executor>(kj::getCurrentThreadExecutor().addRef()));
+            options_.lag_limit, options_.max_message_bytes, logger_.get())) {
     for (int i = 0; i < std::max(1, options_.verify_threads); ++i)
       verifiers_.push_back(std::make_unique<WorkerThread>());
-    store_->SetDenyListListener([this, executor](uint64_t) {
-      try {
-        (*executor)->executeSync([this] { hub_->Publish(); });
-      } catch (const kj::Exception&) {
-        // The event loop is gone (shutting down): nobody is left to tell.
+    // The store calls this on the writer thread after each durable change,
+    // holding its listener lock. It must not wait for the event loop: the
+    // loop takes that lock to clear the listener (Shutdown), and a writer
+    // blocked in executeSync would wait for a loop that waits for it. So it
+    // only fulfils the cross-thread promise the loop is waiting on; the
+    // push itself runs on the loop.
+    std::shared_ptr<Wakeup> wakeup = wakeup_;
+    store_->SetDenyListListener([wakeup](uint64_t) {
+      kj::Own<kj::CrossThreadPromiseFulfiller<void>> fulfiller;
+      {
+        std::lock_guard lock(wakeup->mu);
+        fulfiller = kj::mv(wakeup->fulfiller);
       }
+      // Null: the loop is awake already and re-armed after this change was
+      // durable, so the Publish it is about to run reads it.
+      if (fulfiller.get() != nullptr) fulfiller->fulfill();
     });
+    watch_ = std::make_unique<kj::Promise<void>>(
+        WatchDenyList().eagerlyEvaluate([this](kj::Exception&& e) {
+          LINEAGE_LOG(logger_.get(), kInfo, "deny-list wakeups: {}", e.getDescription().cStr());
+        }));
   }
 
   ~ServerImpl() override {
@@ -340,6 +531,21 @@ class ServerImpl final : public Server {
   }
 
   capnp::Capability::Client Bootstrap() override;
+
+  // Arms a wakeup, then waits for it; on it, re-arms before publishing, so
+  // that a change made while Publish runs wakes the loop again.
+  kj::Promise<void> WatchDenyList() {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
+    {
+      std::lock_guard lock(wakeup_->mu);
+      wakeup_->fulfiller = kj::mv(paf.fulfiller);
+    }
+    return paf.promise.then([this] {
+      kj::Promise<void> next = WatchDenyList();
+      hub_->Publish();
+      return next;
+    });
+  }
 
   absl::Status ReloadCredentials() override {
     absl::StatusOr<CredentialStore> fresh = CredentialStore::Load(options_.credentials_path);
@@ -401,8 +607,29 @@ class ServerImpl final : public Server {
     absl::Time start = absl::Now();
     uint64_t ticket = sequencer_.Take();
     IngestSequencer* sequencer = &sequencer_;
-    auto store_step = [store = std::move(store), fulfiller, id, logger, start] {
-      auto result = std::make_shared<T>(store());
+    // A verifier that throws (bad_alloc in a parser, ...) fails the call:
+    // its slice is marked and the store step, still run in ticket order so
+    // that later calls are not held up, rejects instead of storing.
+    auto failure = std::make_shared<std::pair<std::mutex, std::string>>();
+    auto store_step = [store = std::move(store), fulfiller, id, logger, start, failure] {
+      std::string failed;
+      {
+        std::lock_guard lock(failure->first);
+        failed = failure->second;
+      }
+      if (!failed.empty()) {
+        LINEAGE_LOG(logger, kError, "req {}: failed: {}", id, failed);
+        (*fulfiller)->reject(KJ_EXCEPTION(FAILED, "lineaged: the request failed", failed));
+        return;
+      }
+      std::shared_ptr<T> result;
+      try {
+        result = std::make_shared<T>(store());
+      } catch (const std::exception& e) {
+        LINEAGE_LOG(logger, kError, "req {}: failed: {}", id, e.what());
+        (*fulfiller)->reject(KJ_EXCEPTION(FAILED, "lineaged: the request failed", e.what()));
+        return;
+      }
       LINEAGE_LOG(logger, kInfo, "req {}: done in {:.1f} ms", id,
                   absl::ToDoubleMilliseconds(absl::Now() - start));
       (*fulfiller)->fulfill(std::move(result));
@@ -417,13 +644,27 @@ class ServerImpl final : public Server {
     auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
     auto shared_verify = std::make_shared<std::function<void(size_t)>>(std::move(verify));
     auto shared_store = std::make_shared<std::function<void()>>(std::move(store_step));
+    auto fail = [failure](std::string why) {
+      std::lock_guard lock(failure->first);
+      if (failure->second.empty()) failure->second = std::move(why);
+    };
     for (size_t c = 0; c < chunks; ++c) {
       size_t begin = n * c / chunks, end = n * (c + 1) / chunks;
-      verifiers_[c]->Submit([=] {
-        for (size_t i = begin; i < end; ++i)
-          (*shared_verify)(i);
+      bool queued = verifiers_[c]->Submit([=] {
+        try {
+          for (size_t i = begin; i < end; ++i)
+            (*shared_verify)(i);
+        } catch (const std::exception& e) {
+          fail(fmt::format("verifying: {}", e.what()));
+        }
         if (remaining->fetch_sub(1) == 1) sequencer->Ready(ticket, std::move(*shared_store));
       });
+      if (!queued) {
+        // Shutting down: the ticket must still be handed on, or every later
+        // call would wait for it.
+        fail("lineaged is shutting down");
+        if (remaining->fetch_sub(1) == 1) sequencer->Ready(ticket, std::move(*shared_store));
+      }
     }
     return kj::mv(paf.promise);
   }
@@ -443,16 +684,31 @@ class ServerImpl final : public Server {
     uint64_t id = what.empty() ? 0 : ++next_request_;
     if (id != 0) LINEAGE_LOG(logger_.get(), kInfo, "req {}: {}", id, what);
     Logger* logger = logger_.get();
-    thread->Submit([fn = std::move(fn), fulfiller, id, logger] {
+    bool queued = thread->Submit([fn = std::move(fn), fulfiller, id, logger] {
       absl::Time start = absl::Now();
-      auto result = std::make_shared<T>(fn());
+      std::shared_ptr<T> result;
+      try {
+        result = std::make_shared<T>(fn());
+      } catch (const std::exception& e) {
+        // bad_alloc, or a throwing library call: this request fails, the
+        // daemon goes on.
+        LINEAGE_LOG(logger, kError, "req {}: failed: {}", id, e.what());
+        (*fulfiller)->reject(KJ_EXCEPTION(FAILED, "lineaged: the request failed", e.what()));
+        return;
+      }
       if (id != 0) {
         LINEAGE_LOG(logger, kInfo, "req {}: done in {:.1f} ms", id,
                     absl::ToDoubleMilliseconds(absl::Now() - start));
       }
       (*fulfiller)->fulfill(std::move(result));
     });
+    if (!queued) RejectShuttingDown(**fulfiller);
     return kj::mv(paf.promise);
+  }
+
+  template <typename F>
+  static void RejectShuttingDown(F& fulfiller) {
+    fulfiller.reject(KJ_EXCEPTION(DISCONNECTED, "lineaged is shutting down"));
   }
 
   std::shared_ptr<const ingest::TrustPolicy> policy() {
@@ -474,6 +730,8 @@ class ServerImpl final : public Server {
   }
 
   Store* store() { return store_; }
+  uint64_t max_message_bytes() const { return options_.max_message_bytes; }
+  const std::string& backup_root() const { return options_.backup_root; }
   DenyListHub* hub() { return hub_.get(); }
   Logger* logger() { return logger_.get(); }
 
@@ -486,6 +744,14 @@ class ServerImpl final : public Server {
   CredentialStore credentials_;
   Metrics metrics_;
   std::unique_ptr<DenyListHub> hub_;
+  // The listener's wakeup of the event loop (see the constructor). Declared
+  // after hub_: the waiting promise goes first.
+  struct Wakeup {
+    std::mutex mu;
+    kj::Own<kj::CrossThreadPromiseFulfiller<void>> fulfiller;  // null: none armed
+  };
+  std::shared_ptr<Wakeup> wakeup_ = std::make_shared<Wakeup>();
+  std::unique_ptr<kj::Promise<void>> watch_;  // by pointer, as hub_
   WorkerThread worker_;
   // Reads for the deny-list push, apart from the writer so that a long
   // enforcement does not delay the push of the previous one.
@@ -553,36 +819,81 @@ class GateImpl final : public schema::Gate::Server {
     return kj::READY_NOW;
   }
 
+  // denyListSince and snapshot read RocksDB and sort up to millions of
+  // digests: on the query thread, never on the loop that answers checks.
   kj::Promise<void> denyListSince(DenyListSinceContext context) override {
     auto params = context.getParams();
     uint32_t max =
         std::min<uint32_t>(params.getMaxDeltas() == 0 ? 1000 : params.getMaxDeltas(), 10000);
-    absl::StatusOr<DenyListPage> page = server_->store()->DenyListSince(params.getAfterSeq(), max);
-    auto results = context.getResults();
-    FillStatus(results.initStatus(), page.status());
-    if (!page.ok()) return kj::READY_NOW;
-    results.setHeadSeq(page->head_seq);
-    results.setTruncated(page->truncated);
-    FillDeltas(results.initDeltas(page->deltas.size()), page->deltas);
-    return kj::READY_NOW;
+    LogPosition from{params.getAfterSeq(), params.getSkipDigests()};
+    size_t budget = PageBudget(server_->max_message_bytes(), params.getMaxMessageBytes());
+    Store* store = server_->store();
+    using Read = absl::StatusOr<std::pair<CutPage, DenyListPage>>;
+    std::function<Read()> work = [store, from, max, budget] {
+      return ReadCut(store, from, max, budget);
+    };
+    return server_->Query(std::move(work)).then([context](std::shared_ptr<Read> r) mutable {
+      auto results = context.getResults();
+      FillStatus(results.initStatus(), r->status());
+      if (!r->ok()) return;
+      auto& [cut, page] = **r;
+      results.setHeadSeq(page.head_seq);
+      results.setTruncated(page.truncated || cut.more);
+      FillParts(results.initDeltas(cut.parts.size()), cut);
+    });
   }
 
   kj::Promise<void> snapshot(SnapshotContext context) override {
-    absl::StatusOr<DenyListSnapshot> snap = server_->store()->DenyList();
-    auto results = context.getResults();
-    FillStatus(results.initStatus(), snap.status());
-    if (!snap.ok()) return kj::READY_NOW;
-    results.setSeq(snap->seq);
-    FillTexts(results.initDigests(snap->digests.size()), snap->digests);
-    return kj::READY_NOW;
+    auto params = context.getParams();
+    std::string after(View(params.getAfterDigest()));
+    size_t budget = PageBudget(server_->max_message_bytes(), params.getMaxMessageBytes());
+    Store* store = server_->store();
+    struct Page {
+      absl::Status status;
+      uint64_t seq = 0;
+      std::vector<std::string> digests;
+      bool truncated = false;
+    };
+    std::function<Page()> work = [store, after, budget] {
+      Page out;
+      absl::StatusOr<DenyListSnapshot> snap = store->DenyList();
+      out.status = snap.status();
+      if (!snap.ok()) return out;
+      out.seq = snap->seq;
+      auto it = std::upper_bound(snap->digests.begin(), snap->digests.end(), after);
+      size_t used = 0;
+      for (; it != snap->digests.end(); ++it) {
+        size_t bytes = DigestBytes(*it);
+        if (used + bytes > budget && !out.digests.empty()) break;
+        used += bytes;
+        out.digests.push_back(std::move(*it));
+      }
+      out.truncated = it != snap->digests.end();
+      return out;
+    };
+    return server_->Query(std::move(work)).then([context](std::shared_ptr<Page> page) mutable {
+      auto results = context.getResults();
+      FillStatus(results.initStatus(), page->status);
+      if (!page->status.ok()) return;
+      results.setSeq(page->seq);
+      results.setTruncated(page->truncated);
+      FillTexts(results.initDigests(page->digests.size()), page->digests);
+    });
   }
 
   kj::Promise<void> subscribe(SubscribeContext context) override {
     auto params = context.getParams();
-    uint64_t id = server_->hub()->Add(params.getSubscriber(), params.getAfterSeq());
     auto results = context.getResults();
+    if (*live_subscriptions_ >= kMaxSubscriptions) {
+      FillStatus(results.initStatus(),
+                 absl::ResourceExhaustedError(fmt::format(
+                     "at most {} subscriptions per login; drop one first", kMaxSubscriptions)));
+      return kj::READY_NOW;
+    }
+    uint64_t id = server_->hub()->Add(params.getSubscriber(), params.getAfterSeq(),
+                                      params.getMaxMessageBytes());
     FillStatus(results.initStatus(), absl::OkStatus());
-    results.setSubscription(kj::heap<SubscriptionImpl>(server_->hub(), id));
+    results.setSubscription(kj::heap<SubscriptionImpl>(server_->hub(), id, live_subscriptions_));
     return kj::READY_NOW;
   }
 
@@ -633,7 +944,11 @@ class GateImpl final : public schema::Gate::Server {
  private:
   static constexpr uint32_t kMaxBatchDigests = 100000;
   static constexpr uint32_t kMaxRevocationIds = 1000;
+  static constexpr int kMaxSubscriptions = 16;
   ServerImpl* server_;
+  // Subscriptions of this login still alive (shared with each one, which
+  // may outlive this object).
+  std::shared_ptr<int> live_subscriptions_ = std::make_shared<int>(0);
 };
 
 // ---- Ingest ----
@@ -1013,6 +1328,34 @@ class ApproverImpl final : public schema::Approver::Server {
 
 // ---- Admin ----
 
+// ROOT/NAME for a backup called `name`: PermissionDenied when the daemon
+// has no backup root; InvalidArgument unless `name` is one path component
+// of [A-Za-z0-9._-] (no "/", not "." or ".."), so that it cannot leave ROOT.
+// ROOT is created 0700 if missing: a backup holds every record.
+absl::StatusOr<std::string> BackupPath(const std::string& root, std::string_view name) {
+  if (root.empty()) {
+    return absl::PermissionDeniedError(
+        "backups over RPC are off: start lineaged with --backup-dir ROOT");
+  }
+  bool ok = !name.empty() && name != "." && name != ".." && name.size() <= 255;
+  for (char c : name) {
+    bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-';
+    ok = ok && allowed;
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(fmt::format(
+        "backup name \"{}\": expected one name of letters, digits, '.', '_' or '-' (the "
+        "backup goes to --backup-dir/NAME)",
+        std::string(name)));
+  }
+  if (::mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(
+        fmt::format("--backup-dir {}: cannot create it: {}", root, std::strerror(errno)));
+  }
+  return fmt::format("{}/{}", root, std::string(name));
+}
+
 class AdminImpl final : public schema::Admin::Server {
  public:
   explicit AdminImpl(ServerImpl* server) : server_(server) {}
@@ -1041,15 +1384,26 @@ class AdminImpl final : public schema::Admin::Server {
     return kj::READY_NOW;
   }
 
+  // A backup is a full copy of the database: it goes only where the
+  // operator said backups go (lineaged --backup-dir), as one new directory
+  // named by the caller, never to a path the caller picks.
   kj::Promise<void> backup(BackupContext context) override {
-    std::string dir(View(context.getParams().getDir()));
+    std::string name(View(context.getParams().getDir()));
+    absl::StatusOr<std::string> dir = BackupPath(server_->backup_root(), name);
+    if (!dir.ok()) {
+      FillStatus(context.getResults().initStatus(), dir.status());
+      return kj::READY_NOW;
+    }
     Store* store = server_->store();
-    std::function<std::pair<absl::Status, absl::Duration>()> work = [store, dir] {
+    std::function<std::pair<absl::Status, absl::Duration>()> work = [store, dir = *dir] {
       absl::Time start = absl::Now();
       absl::Status s = store->Checkpoint(dir);
+      if (s.ok() && ::chmod(dir.c_str(), 0700) != 0) {
+        s = absl::InternalError(fmt::format("{}: chmod 0700: {}", dir, std::strerror(errno)));
+      }
       return std::make_pair(s, absl::Now() - start);
     };
-    return server_->OffLoop(std::move(work), fmt::format("backup to {}", dir))
+    return server_->OffLoop(std::move(work), fmt::format("backup to {}", *dir))
         .then([context](std::shared_ptr<std::pair<absl::Status, absl::Duration>> r) mutable {
           auto results = context.getResults();
           FillStatus(results.initStatus(), r->first);

@@ -24,6 +24,7 @@
 #include <kj/async-io.h>
 #include <kj/compat/tls.h>
 
+#include "rpc/include/lineage/rpc/client.h"
 #include "rpc/include/lineage/rpc/credentials.h"
 #include "rpc/src/convert.h"
 #include "schemas/lineage.capnp.h"
@@ -82,7 +83,9 @@ class RecordingSubscriber final : public schema::DenyListSubscriber::Server {
  public:
   struct Seen {
     std::vector<uint64_t> seqs;
+    std::vector<bool> continued;  // parallel to seqs: a part with more to come
     std::vector<std::string> added;
+    int calls = 0;
     int resyncs = 0;
     std::string resync_reason;
     kj::Own<kj::PromiseFulfiller<void>> hold;
@@ -91,8 +94,10 @@ class RecordingSubscriber final : public schema::DenyListSubscriber::Server {
   explicit RecordingSubscriber(Seen* seen) : seen_(seen) {}
 
   kj::Promise<void> deltas(DeltasContext context) override {
+    seen_->calls++;
     for (auto d : context.getParams().getDeltas()) {
       seen_->seqs.push_back(d.getSeq());
+      seen_->continued.push_back(d.getContinued());
       for (auto a : d.getAdded())
         seen_->added.emplace_back(View(a));
     }
@@ -114,6 +119,8 @@ class RecordingSubscriber final : public schema::DenyListSubscriber::Server {
  private:
   Seen* seen_;
 };
+
+std::string Digest(int n);
 
 class RpcTest : public ::testing::Test {
  protected:
@@ -210,6 +217,37 @@ class RpcTest : public ::testing::Test {
     EXPECT_EQ(planned.getStatus().getCode(), 0u) << View(planned.getStatus().getMessage());
     auto enforce = responder.enforceRequest();
     enforce.setPlanId(planned.getPlan().getId());
+    auto enforced = enforce.send().wait(io_.waitScope);
+    EXPECT_EQ(enforced.getStatus().getCode(), 0u) << View(enforced.getStatus().getMessage());
+    EXPECT_TRUE(enforced.getOutcome().getEnforced());
+    return enforced.getOutcome().getDenySeq();
+  }
+
+  // Revokes `n` digests from Digest(first) in one plan (approved twice
+  // when it is bulk); returns the deny-list sequence of the enforcement.
+  uint64_t RevokeDigests(schema::Lineage::Client& lineage, schema::Responder::Client& responder,
+                         int first, int n) {
+    auto plan = responder.planRequest();
+    auto roots = plan.initRoots(n);
+    for (int i = 0; i < n; ++i) {
+      roots[i].setRef(Text(Digest(first + i)));
+      roots[i].setSinceMicros(std::numeric_limits<int64_t>::min());
+      roots[i].setUntilMicros(std::numeric_limits<int64_t>::max());
+    }
+    plan.setReason("many");
+    auto planned = plan.send().wait(io_.waitScope);
+    EXPECT_EQ(planned.getStatus().getCode(), 0u) << View(planned.getStatus().getMessage());
+    std::string id(View(planned.getPlan().getId()));
+    if (planned.getPlan().getBulk()) {
+      for (const std::string& token : {Token(Role::kApprover), second_approver_}) {
+        schema::Approver::Client approver = Login(lineage, token).getApprover();
+        auto a = approver.approveRequest();
+        a.setPlanId(Text(id));
+        EXPECT_EQ(a.send().wait(io_.waitScope).getStatus().getCode(), 0u);
+      }
+    }
+    auto enforce = responder.enforceRequest();
+    enforce.setPlanId(Text(id));
     auto enforced = enforce.send().wait(io_.waitScope);
     EXPECT_EQ(enforced.getStatus().getCode(), 0u) << View(enforced.getStatus().getMessage());
     EXPECT_TRUE(enforced.getOutcome().getEnforced());
@@ -611,6 +649,187 @@ TEST_F(RpcTest, SlowSubscriberIsToldToResync) {
   EXPECT_THAT(seen.resync_reason, HasSubstr("behind"));
 }
 
+// With a 1 MiB message limit a delta of 16,001 digests (about 1.3 MB) is
+// pushed in parts under the limit, all with its seq and only the last
+// without `continued`: before, the push was refused by Cap'n Proto and the
+// gate silently never heard of it. denyListSince and the snapshot are cut
+// to the limit too.
+TEST_F(RpcTest, LargeDeltaIsPushedInPartsUnderASmallMessageLimit) {
+  // The plan of 16,001 roots is itself past 1 MiB: made at the default
+  // limit, then pushed by a daemon restarted with the small one.
+  constexpr int kN = 16001;
+  uint64_t seq = 0;
+  {
+    schema::Lineage::Client lineage = Connect();
+    schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+    seq = RevokeDigests(lineage, responder, 1, kN);
+  }
+  conn_.reset();
+  daemon_->Stop();
+  StartDaemon({"--max-message-mib", "1"});
+  schema::Lineage::Client lineage = Connect();
+  schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
+
+  RecordingSubscriber::Seen seen;
+  auto subscribe = gate.subscribeRequest();
+  subscribe.setAfterSeq(0);
+  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
+  auto subscription = subscribe.send().wait(io_.waitScope);
+  ASSERT_EQ(subscription.getStatus().getCode(), 0u);
+  ASSERT_TRUE(WaitFor([&] { return seen.added.size() >= kN; }, 30000))
+      << seen.added.size() << " digests pushed\n"
+      << daemon_->log();
+  ASSERT_GE(seen.seqs.size(), 2u);
+  for (size_t i = 0; i < seen.seqs.size(); ++i) {
+    EXPECT_EQ(seen.seqs[i], seq);
+    EXPECT_EQ(seen.continued[i], i + 1 < seen.seqs.size()) << i;
+  }
+  std::vector<std::string> added = seen.added;
+  std::sort(added.begin(), added.end());
+  EXPECT_EQ(std::unique(added.begin(), added.end()), added.end());
+  EXPECT_EQ(seen.resyncs, 0);
+
+  // denyListSince: the first part, then the rest with skipDigests.
+  uint64_t got = 0;
+  int calls = 0;
+  for (;;) {
+    auto since = gate.denyListSinceRequest();
+    since.setAfterSeq(seq - 1);
+    since.setSkipDigests(got);
+    auto page = since.send().wait(io_.waitScope);
+    ASSERT_EQ(page.getStatus().getCode(), 0u) << View(page.getStatus().getMessage());
+    ASSERT_EQ(page.getDeltas().size(), 1u);
+    got += page.getDeltas()[0].getAdded().size();
+    ++calls;
+    if (!page.getDeltas()[0].getContinued()) break;
+    ASSERT_TRUE(page.getTruncated());
+    ASSERT_LT(calls, 100);
+  }
+  EXPECT_EQ(got, static_cast<uint64_t>(kN));
+  EXPECT_GE(calls, 2);
+
+  // The snapshot, page by page in digest order.
+  std::vector<std::string> snapshot;
+  std::string after;
+  for (calls = 0;; ++calls) {
+    ASSERT_LT(calls, 100);
+    auto request = gate.snapshotRequest();
+    request.setAfterDigest(Text(after));
+    auto page = request.send().wait(io_.waitScope);
+    ASSERT_EQ(page.getStatus().getCode(), 0u) << View(page.getStatus().getMessage());
+    EXPECT_EQ(page.getSeq(), seq);
+    for (auto d : page.getDigests())
+      snapshot.emplace_back(View(d));
+    if (!page.getTruncated()) break;
+    after = snapshot.back();
+  }
+  EXPECT_GE(calls, 1);
+  EXPECT_EQ(snapshot, added);
+}
+
+// Two deltas of about 600 KB each, behind a 1 MiB limit: the page that
+// catches a gate up holds both whole (1.2 MB) unless it is cut to the
+// limit.
+TEST_F(RpcTest, CatchUpPageOfTwoLargeDeltasFitsTheLimit) {
+  uint64_t a = 0, b = 0;
+  {
+    schema::Lineage::Client lineage = Connect();
+    schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+    a = RevokeDigests(lineage, responder, 1, 7500);
+    b = RevokeDigests(lineage, responder, 10001, 7500);
+  }
+  conn_.reset();
+  daemon_->Stop();
+  StartDaemon({"--max-message-mib", "1"});
+  schema::Lineage::Client lineage = Connect();
+  schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
+
+  RecordingSubscriber::Seen seen;
+  auto subscribe = gate.subscribeRequest();
+  subscribe.setAfterSeq(0);
+  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
+  auto subscription = subscribe.send().wait(io_.waitScope);
+  ASSERT_TRUE(WaitFor([&] { return seen.added.size() >= 15000; }, 30000))
+      << seen.added.size() << " digests pushed\n"
+      << daemon_->log();
+  EXPECT_EQ(seen.seqs.front(), a);
+  EXPECT_EQ(seen.seqs.back(), b);
+  EXPECT_GE(seen.calls, 2);
+  EXPECT_EQ(seen.resyncs, 0);
+  EXPECT_EQ(seen.continued.back(), false);
+}
+
+// A login holds at most 16 subscriptions at once.
+TEST_F(RpcTest, SubscriptionsPerLoginAreCapped) {
+  schema::Lineage::Client lineage = Connect();
+  schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
+  RecordingSubscriber::Seen seen;
+  std::vector<capnp::Response<schema::Gate::SubscribeResults>> held;
+  auto subscribe = [&] {
+    auto request = gate.subscribeRequest();
+    request.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
+    return request.send().wait(io_.waitScope);
+  };
+  for (int i = 0; i < 16; ++i) {
+    held.push_back(subscribe());
+    ASSERT_EQ(held.back().getStatus().getCode(), 0u);
+  }
+  auto refused = subscribe();
+  EXPECT_EQ(refused.getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kResourceExhausted));
+  // Dropping one makes room again.
+  held.pop_back();
+  ASSERT_TRUE(WaitFor([&] { return subscribe().getStatus().getCode() == 0u; }));
+}
+
+// Backups go only to --backup-dir/NAME, NAME one plain component.
+TEST_F(RpcTest, BackupIsConfinedToTheBackupDirectory) {
+  schema::Lineage::Client lineage = Connect();
+  auto backup = [&](schema::Admin::Client& admin, const std::string& name) {
+    auto request = admin.backupRequest();
+    request.setDir(Text(name));
+    auto response = request.send().wait(io_.waitScope);
+    return std::make_pair(response.getStatus().getCode(),
+                          std::string(View(response.getStatus().getMessage())));
+  };
+  {
+    schema::Admin::Client admin = Login(lineage, Token(Role::kAdmin)).getAdmin();
+    auto off = backup(admin, "name1");
+    EXPECT_EQ(off.first, static_cast<uint32_t>(absl::StatusCode::kPermissionDenied));
+    EXPECT_THAT(off.second, HasSubstr("--backup-dir"));
+  }
+  daemon_->Stop();
+  std::string root = dir_ + "/backups";
+  StartDaemon({"--backup-dir", root});
+  lineage = Connect();
+  schema::Admin::Client admin = Login(lineage, Token(Role::kAdmin)).getAdmin();
+  for (std::string bad :
+       {dir_ + "/x", std::string("/dev/shm/lineage-x"), std::string("../x"), std::string("a/b"),
+        std::string(".."), std::string("."), std::string(""), std::string("db/x")}) {
+    auto r = backup(admin, bad);
+    EXPECT_EQ(r.first, static_cast<uint32_t>(absl::StatusCode::kInvalidArgument)) << bad;
+    EXPECT_THAT(r.second, HasSubstr("--backup-dir/NAME")) << bad;
+  }
+  EXPECT_FALSE(fs::exists(dir_ + "/x"));
+  EXPECT_FALSE(fs::exists("/dev/shm/lineage-x"));
+  EXPECT_FALSE(fs::exists(dir_ + "/db/x"));
+  auto ok = backup(admin, "name1");
+  ASSERT_EQ(ok.first, 0u) << ok.second;
+  EXPECT_TRUE(fs::exists(root + "/name1/CURRENT"));
+  EXPECT_EQ(fs::status(root + "/name1").permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_EQ(fs::status(root).permissions() & fs::perms::all, fs::perms::owner_all);
+  EXPECT_NE(backup(admin, "name1").first, 0u);  // exists: refused
+
+  // A backup directory inside the database is refused at start.
+  std::string log = dir_ + "/inside.log";
+  std::string command =
+      fmt::format("{} --db {}/db --listen 127.0.0.1:0 --backup-dir {}/db/bk 2> {}", LINEAGED_PATH,
+                  dir_, dir_, log);
+  int status = system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_THAT(ReadAll(log), HasSubstr("must not be inside --db"));
+}
+
 // GET over a plain socket; returns the whole response (status line,
 // headers and body).
 std::string HttpGet(kj::AsyncIoContext& io, unsigned port, const std::string& path) {
@@ -742,6 +961,27 @@ TEST_F(RpcTest, PlaintextOffLoopbackIsRefused) {
   int status = system(command.c_str());
   EXPECT_EQ(WEXITSTATUS(status), 2);
   EXPECT_THAT(ReadAll(log), HasSubstr("only loopback"));
+  // By address, not by text: a name that starts with "127." is a DNS name.
+  for (const char* flags : {"--listen 127.attacker.invalid:0", "--http 127.attacker.invalid:0"}) {
+    std::string cmd = fmt::format("{} --db {}/db2 {} 2> {}", LINEAGED_PATH, dir_, flags, log);
+    int s = system(cmd.c_str());
+    EXPECT_EQ(WEXITSTATUS(s), 2) << flags;
+    EXPECT_THAT(ReadAll(log), HasSubstr("only loopback")) << flags;
+  }
+}
+
+TEST(LoopbackTest, DecidedByAddressNotByText) {
+  for (const char* yes : {"127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1"})
+    EXPECT_TRUE(IsLoopbackHost(yes)) << yes;
+  for (const char* no : {"127.attacker.invalid", "127.0.0.1.nip.io", "10.0.0.1", "0.0.0.0",
+                         "::", "::ffff:10.0.0.1", "example.invalid", ""})
+    EXPECT_FALSE(IsLoopbackHost(no)) << no;
+  // The client refuses plaintext to such a name before any lookup.
+  ClientOptions options{"127.attacker.invalid:1", "token"};
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(client.status().message(), HasSubstr("plaintext is allowed only to a loopback"));
 }
 
 TEST_F(RpcTest, HangupReloadsCredentialsWrittenBehindTheDaemonsBack) {
@@ -778,10 +1018,6 @@ TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {
   ASSERT_EQ(revoke.send().wait(io_.waitScope).getStatus().getCode(), 0u);
   EXPECT_EQ(Login(lineage, token).getStatus().getCode(),
             static_cast<uint32_t>(absl::StatusCode::kUnauthenticated));
-  auto backup = admin.backupRequest();
-  backup.setDir(Text(dir_ + "/backup"));
-  ASSERT_EQ(backup.send().wait(io_.waitScope).getStatus().getCode(), 0u);
-  EXPECT_TRUE(fs::exists(dir_ + "/backup/CURRENT"));
 
   // The file holds hashes only.
   EXPECT_EQ(ReadAll(dir_ + "/db/credentials").find(token), std::string::npos);

@@ -98,7 +98,13 @@ class Client {
   absl::StatusOr<CheckResult> Check(std::string_view digest, UnknownPolicy unknown);
   // Deltas with seq > after_seq, at most max_deltas (0: the server's default,
   // 1,000; the server caps it at 10,000).
+  // A delta too large for one message is fetched part by part and returned
+  // whole.
   absl::StatusOr<DenyListPage> DenyListSince(uint64_t after_seq, uint32_t max_deltas);
+  // The whole deny list, fetched in pages of at most half the smaller
+  // receive limit. Pages are read at their own sequence: `seq` is the
+  // smallest, and applying the deltas after it (as gate watch does) brings
+  // the list to the head.
   absl::StatusOr<DenyListSnapshot> Snapshot();
   // Subscribes from after_seq and runs this client's event loop, calling
   // callbacks.on_deltas for every pushed batch, until a callback ends it
@@ -106,7 +112,10 @@ class Client {
   // take a snapshot and subscribe again from its seq), or the connection
   // breaks (Unavailable). Every `heartbeat` without a push the daemon is
   // probed with a cheap call, so that a silent daemon counts as lost
-  // (DeadlineExceeded) within heartbeat + timeout.
+  // (DeadlineExceeded) within heartbeat + timeout; a probe that finds the
+  // daemon's head past the last delta received, twice in a row with nothing
+  // received in between, ends it too (Aborted: the push stopped; take a
+  // snapshot). Deltas sent in parts reach on_deltas whole.
   absl::Status Subscribe(uint64_t after_seq, const SubscribeCallbacks& callbacks,
                          absl::Duration heartbeat = absl::Seconds(5));
 
@@ -167,6 +176,12 @@ class Client {
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// True when plaintext to `host` stays on the machine: an IPv4 address in
+// 127.0.0.0/8, ::1 (or a v4-mapped 127.x), with or without brackets, or
+// "localhost" when every address it resolves to is one of those. Any other
+// name is false, whatever its text ("127.example" is a DNS name).
+bool IsLoopbackHost(std::string_view host);
 
 // Splits "HOST:PORT" (IPv6 as "[::1]:PORT"). InvalidArgument otherwise.
 absl::Status SplitHostPort(std::string_view address, std::string* host, unsigned* port);

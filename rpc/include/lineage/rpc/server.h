@@ -15,11 +15,11 @@
 //
 // Deny-list push: the store's listener wakes the event loop after each
 // durable change; every subscriber is then sent the deltas it has not seen,
-// in order, one call at a time. The page is read and the call's message
-// built on a reader thread; the event loop only sends it. A subscriber more
-// than `lag_limit`
-// sequences behind is told to resync and dropped; one whose call fails
-// (disconnected) is dropped.
+// in order, one call at a time, each cut to the message limit (a large
+// delta travels as parts). The page is read and the call's message built on
+// a reader thread; the event loop only sends it. A subscriber more than
+// `lag_limit` sequences behind, or whose push fails on a live connection,
+// is told to resync and dropped; one that disconnected is dropped.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +49,13 @@ struct ServerOptions {
   // are pure given the trust policy) before the writer thread stores them.
   // Default: 2, one per core of the target machine. At least 1.
   int verify_threads = 2;
+  // The largest message sent or accepted on a connection (lineaged
+  // --max-message-mib). Deny-list pushes, pages and snapshot pages are cut
+  // to half of it (or of the caller's own limit, if smaller).
+  uint64_t max_message_bytes = 64ull << 20;
+  // Where Admin.backup writes: each backup is a new directory ROOT/NAME.
+  // Empty: backups over RPC are refused.
+  std::string backup_root;
   // Default (nullptr): discard.
   std::shared_ptr<Logger> logger;
 };
