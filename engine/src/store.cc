@@ -903,6 +903,44 @@ rocksdb::CompressionType PickCompression(bool prefer_zstd) {
   return rocksdb::kNoCompression;
 }
 
+// Whether a RocksDB database that lacks some of lineage's core column
+// families is a lineage database whose creation was interrupted: RocksDB
+// creates the missing column families one MANIFEST write at a time, so a
+// process killed while creating a database leaves "default" and a prefix of
+// ours. Such a database is adopted only when every column family it has is
+// one of ours and all of them are empty, so that somebody else's data is
+// never taken over.
+absl::StatusOr<bool> IsInterruptedCreation(const rocksdb::Options& db_options,
+                                           const std::string& path,
+                                           const std::vector<std::string>& existing) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : existing) {
+    if (std::find(std::begin(kCfNames), std::end(kCfNames), name) == std::end(kCfNames)) {
+      return false;
+    }
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* raw_db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw_db);
+  if (!s.ok()) return FromRocks(s, fmt::format("open {}", path));
+  std::unique_ptr<rocksdb::DB> db(raw_db);
+  bool empty = true;
+  rocksdb::Status read_status;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handle));
+    it->SeekToFirst();
+    if (it->Valid()) empty = false;
+    if (read_status.ok()) read_status = it->status();
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    (void)db->DestroyColumnFamilyHandle(handle);
+  }
+  if (!read_status.ok()) return FromRocks(read_status, fmt::format("read {}", path));
+  return empty;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
@@ -926,9 +964,18 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
     for (int i = 1; i < kCfCount; ++i) {
       if (std::find(existing.begin(), existing.end(), kCfNames[i]) != existing.end()) continue;
       if (i < internal::kCoreCfCount) {
-        return absl::InvalidArgumentError(fmt::format(
-            "{} is a RocksDB database but not a lineage database (no column family \"{}\")", path,
-            kCfNames[i]));
+        absl::StatusOr<bool> interrupted = IsInterruptedCreation(db_options, path, existing);
+        if (!interrupted.ok()) return interrupted.status();
+        if (!*interrupted) {
+          return absl::InvalidArgumentError(fmt::format(
+              "{} is a RocksDB database but not a lineage database (no column family \"{}\")", path,
+              kCfNames[i]));
+        }
+        if (options.read_only) {
+          return absl::FailedPreconditionError(fmt::format(
+              "{}: its creation was interrupted; open it once read-write to finish it", path));
+        }
+        break;  // empty: the writable open below creates every missing column family
       }
       if (options.read_only) {
         return absl::FailedPreconditionError(

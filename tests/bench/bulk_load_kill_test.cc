@@ -85,8 +85,8 @@ TEST(BulkLoadKillTest, KilledLoadLeavesTheDatabaseEmptyOrComplete) {
     // generates the chain); the last rounds usually finish.
     const auto delay = full_run / 2 + full_run * round / (kRounds - 1) * 2 / 3;
     // Created here, so that a kill lands in the load, not in the database's
-    // creation (Store::Open refuses a database whose creation was killed
-    // before its column families existed; that is not what this tests).
+    // creation (StoreTest.DatabaseWhoseCreationWasInterruptedIsFinishedOnOpen
+    // covers that).
     ASSERT_TRUE(Store::Open(db, testing_util::QuietOptions()).ok());
     killed += RunAndKill(db, delay);
     absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(db, testing_util::QuietOptions());

@@ -576,6 +576,54 @@ TEST_F(StoreTest, ForeignRocksDbIsNotALineageDatabase) {
   EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument) << store.status();
 }
 
+// What a process killed while Store::Open created a database leaves:
+// "default" and some of lineage's column families, all empty.
+void CreateRocksDb(const std::string& path, const std::vector<std::string>& families,
+                   bool put_in_default) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, path, &db).ok());
+  for (const std::string& name : families) {
+    rocksdb::ColumnFamilyHandle* handle = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &handle).ok());
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  }
+  if (put_in_default) ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "k", "v").ok());
+  delete db;
+}
+
+TEST_F(StoreTest, DatabaseWhoseCreationWasInterruptedIsFinishedOnOpen) {
+  std::string path = dir_.path() + "/interrupted";
+  CreateRocksDb(path, {"ids", "nodes"}, /*put_in_default=*/false);
+
+  StoreOptions read_only = QuietOptions();
+  read_only.read_only = true;
+  EXPECT_EQ(Store::Open(path, read_only).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, QuietOptions());
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Ingest(Record("first", {Sha256(1)}, {Sha256(0)})).ok());
+  store->reset();
+  store = Store::Open(path, QuietOptions());
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<uint64_t> count = (*store)->CountDescendants(Sha256(0), {});
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1u);
+}
+
+TEST_F(StoreTest, RocksDbWithDataOrForeignFamiliesIsNotAdoptedAsInterruptedCreation) {
+  std::string with_data = dir_.path() + "/with-data";
+  CreateRocksDb(with_data, {"ids"}, /*put_in_default=*/true);
+  EXPECT_EQ(Store::Open(with_data, QuietOptions()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  std::string foreign = dir_.path() + "/foreign-family";
+  CreateRocksDb(foreign, {"ids", "somebody-elses"}, /*put_in_default=*/false);
+  EXPECT_EQ(Store::Open(foreign, QuietOptions()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(StoreTest, UnknownFormatVersionIsDataLoss) {
   store_.reset();
   std::vector<std::string> names;
