@@ -23,11 +23,11 @@ class GateSubscriber::Receiver final : public schema::DenyListSubscriber::Server
     std::unique_lock lock(gate_->mu_);
     for (auto d : context.getParams().getDeltas()) {
       auto added = d.getAdded();
-      gate_->set_.reserve(gate_->set_.size() + added.size());
+      gate_->sha256_.reserve(gate_->sha256_.size() + added.size());
       for (auto a : added)
-        gate_->set_.emplace(View(a));
+        gate_->Add(View(a));
       for (auto r : d.getRemoved())
-        gate_->set_.erase(std::string(View(r)));
+        gate_->Remove(View(r));
       gate_->seq_ = d.getSeq();
       gate_->times_[d.getSeq()] = {arrived, SteadyClock::now()};
     }
@@ -142,12 +142,61 @@ void GateSubscriber::Run(unsigned port, std::string token, uint64_t after_seq,
   }
 }
 
-bool GateSubscriber::WaitUntil(
-    const std::function<bool(const absl::flat_hash_set<std::string>&, uint64_t)>& done,
-    std::chrono::milliseconds timeout) {
+bool GateSubscriber::WaitUntil(const std::function<bool(size_t, uint64_t)>& done,
+                               std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return !error_.empty() || done(set_, seq_); }) &&
-         error_.empty();
+  return cv_.wait_for(lock, timeout, [&] {
+    return !error_.empty() || done(sha256_.size() + other_.size(), seq_);
+  }) && error_.empty();
+}
+
+bool GateSubscriber::ParseSha256(std::string_view digest, Sha256* out) {
+  constexpr std::string_view kPrefix = "sha256:";
+  if (digest.size() != kPrefix.size() + 64 || digest.substr(0, kPrefix.size()) != kPrefix) {
+    return false;
+  }
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  const char* hex = digest.data() + kPrefix.size();
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+void GateSubscriber::Add(std::string_view digest) {
+  Sha256 bytes;
+  if (ParseSha256(digest, &bytes)) {
+    sha256_.insert(bytes);
+  } else {
+    other_.emplace(digest);
+  }
+}
+
+void GateSubscriber::Remove(std::string_view digest) {
+  Sha256 bytes;
+  if (ParseSha256(digest, &bytes)) {
+    sha256_.erase(bytes);
+  } else {
+    other_.erase(std::string(digest));
+  }
+}
+
+size_t GateSubscriber::size() {
+  std::lock_guard lock(mu_);
+  return sha256_.size() + other_.size();
+}
+
+bool GateSubscriber::Contains(std::string_view digest) {
+  Sha256 bytes;
+  std::lock_guard lock(mu_);
+  if (ParseSha256(digest, &bytes)) return sha256_.contains(bytes);
+  return other_.contains(std::string(digest));
 }
 
 bool GateSubscriber::TimesOf(uint64_t seq, DeltaTimes* out) {
@@ -156,12 +205,6 @@ bool GateSubscriber::TimesOf(uint64_t seq, DeltaTimes* out) {
   if (it == times_.end()) return false;
   *out = it->second;
   return true;
-}
-
-void GateSubscriber::Inspect(
-    const std::function<void(const absl::flat_hash_set<std::string>&)>& f) {
-  std::lock_guard lock(mu_);
-  f(set_);
 }
 
 std::string GateSubscriber::error() {

@@ -12,6 +12,7 @@
 // Thread safety: Wait* and the accessors may be called from any thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
@@ -44,17 +46,19 @@ class GateSubscriber {
                                                                uint64_t receive_limit_words);
   ~GateSubscriber();
 
-  // Waits until `done(set, head_seq)` holds, checked after every applied
-  // delta, at most `timeout`. Returns false on timeout or a broken
-  // subscription (see error()).
-  bool WaitUntil(const std::function<bool(const absl::flat_hash_set<std::string>&, uint64_t)>& done,
+  // Waits until `done(size, head_seq)` holds (the number of digests held
+  // and the last applied sequence), checked after every applied delta, at
+  // most `timeout`. Returns false on timeout or a broken subscription (see
+  // error()).
+  bool WaitUntil(const std::function<bool(size_t, uint64_t)>& done,
                  std::chrono::milliseconds timeout);
 
   // When delta `seq` arrived and was applied; nullopt-like false if it has
   // not arrived.
   bool TimesOf(uint64_t seq, DeltaTimes* out);
-  // Runs `f` on the held set under the lock.
-  void Inspect(const std::function<void(const absl::flat_hash_set<std::string>&)>& f);
+  // How many digests the gate holds, and whether it holds `digest`.
+  size_t size();
+  bool Contains(std::string_view digest);
   // Empty while the subscription is healthy; else why it ended (an
   // exception, or the daemon's resync reason).
   std::string error();
@@ -69,7 +73,14 @@ class GateSubscriber {
   bool subscribed_ = false;
   std::string error_;
   uint64_t seq_ = 0;
-  absl::flat_hash_set<std::string> set_;
+  // The deny list as a gate would keep it: sha256 digests as their 32
+  // bytes (no allocation per digest), any other algorithm as its text.
+  using Sha256 = std::array<uint8_t, 32>;
+  static bool ParseSha256(std::string_view digest, Sha256* out);
+  void Add(std::string_view digest);
+  void Remove(std::string_view digest);
+  absl::flat_hash_set<Sha256> sha256_;
+  absl::flat_hash_set<std::string> other_;
   std::map<uint64_t, DeltaTimes> times_;
   bool stop_ = false;
   std::thread thread_;

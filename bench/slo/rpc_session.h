@@ -1,5 +1,5 @@
 // One logged-in connection to lineaged for the SLO run's responder,
-// approvers and first-check probe. Several sessions share the calling
+// approvers, first-check probe and ingest stream. Several sessions share the calling
 // thread's event loop, which rpc::Client cannot do (it owns a loop per
 // client). Calls wait on that loop; engine outcomes come back as statuses.
 #pragma once
@@ -39,15 +39,25 @@ class RpcSession {
 
   // Connects to 127.0.0.1:`port` on `io` (which must outlive the session)
   // and logs in. Throws kj exceptions for a broken connection; a refused
-  // login is a status from Login().
-  RpcSession(kj::AsyncIoContext& io, unsigned port) : io_(io) {
+  // login is a status from Login(). Answers up to `receive_limit_words`
+  // (8-byte words) are accepted: an enforcement's answer lists every
+  // affected workload, past Cap'n Proto's default 64 MiB at 10M artifacts.
+  RpcSession(kj::AsyncIoContext& io, unsigned port, uint64_t receive_limit_words = 1ull << 27)
+      : io_(io) {
     auto address = io.provider->getNetwork().parseAddress("127.0.0.1", port).wait(io.waitScope);
     stream_ = address->connect().wait(io.waitScope);
-    client_ = kj::heap<capnp::TwoPartyClient>(*stream_);
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = receive_limit_words;
+    network_ =
+        kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT, options);
+    rpc_ = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcClient(*network_));
   }
 
   absl::Status Login(const std::string& token) {
-    auto request = client_->bootstrap().castAs<rpc::schema::Lineage>().loginRequest();
+    capnp::MallocMessageBuilder vat_message;
+    auto vat = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
+    vat.setSide(capnp::rpc::twoparty::Side::SERVER);
+    auto request = rpc_->bootstrap(vat).castAs<rpc::schema::Lineage>().loginRequest();
     request.setToken(rpc::Text(token));
     auto login = request.send().wait(io_.waitScope);
     if (absl::Status s = rpc::ToStatus(login.getStatus()); !s.ok()) return s;
@@ -164,7 +174,8 @@ class RpcSession {
  private:
   kj::AsyncIoContext& io_;
   kj::Own<kj::AsyncIoStream> stream_;
-  kj::Own<capnp::TwoPartyClient> client_;
+  kj::Own<capnp::TwoPartyVatNetwork> network_;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
   rpc::schema::Gate::Client gate_ = nullptr;
   rpc::schema::Responder::Client responder_ = nullptr;
   rpc::schema::Approver::Client approver_ = nullptr;

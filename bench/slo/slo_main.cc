@@ -78,10 +78,12 @@ struct Args {
   std::vector<std::string> peers = {"csr", "sqlite", "lineage"};
   std::string pg;  // libpq conninfo; empty: PostgreSQL skipped
   std::string load = "bulk";
+  size_t bulk_chunk = 1'000'000;
   int reps = 3;
   int sql_reps = 1;
   bool skip_slo = false;
   bool keep = false;
+  bool reuse_db = false;
   uint64_t receive_limit_mib = 1024;
   uint64_t daemon_max_message_mib = 1024;
   int push_timeout_s = 120;
@@ -127,6 +129,7 @@ std::string InventoryId(uint64_t seed, const std::string& cluster) {
 }
 
 struct BuildFigures {
+  bool reused = false;  // --reuse-db: an earlier run's database, not built here
   double seconds = 0;
   uint64_t records = 0;
   uint64_t edges = 0;  // edges asserted by the records and inventories
@@ -135,11 +138,12 @@ struct BuildFigures {
 };
 
 // Attestations go in as the pre-verified records of bench/gen/records.h,
-// through Store::BulkLoad (`bulk`, sorted SST files) or IngestBatch in
-// batches of 5,000 (`batch`, the WAL path); workloads as one inventory per
-// cluster.
+// through Store::BulkLoad (`bulk`: sorted SST files, `bulk_chunk` records
+// a call) or IngestBatch in batches of 5,000 (`batch`, the WAL path);
+// workloads as one inventory per cluster.
 absl::StatusOr<BuildFigures> BuildDatabase(const SupplyChain& chain, uint64_t seed,
-                                           const std::string& path, const std::string& load) {
+                                           const std::string& path, const std::string& load,
+                                           size_t bulk_chunk) {
   BuildFigures f;
   SteadyClock::time_point start = SteadyClock::now();
   {
@@ -148,14 +152,21 @@ absl::StatusOr<BuildFigures> BuildDatabase(const SupplyChain& chain, uint64_t se
     absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, options);
     if (!store.ok()) return store.status();
     if (load == "bulk") {
-      // BulkLoad takes the whole chain at once (an empty store, one set of
-      // SST files): every record is in memory together.
-      std::vector<AttestationRecord> records = ToRecords(chain);
-      for (const AttestationRecord& r : records)
-        f.edges += r.materials.size() + r.signers.size() + (r.builder_id.empty() ? 0 : 1);
-      f.records = records.size();
-      absl::StatusOr<BulkLoadResult> done = (*store)->BulkLoad(records);
-      if (!done.ok()) return done.status();
+      // BulkLoad in calls of `bulk_chunk` records, each made just before its
+      // call, so that memory holds one chunk of records at a time.
+      for (size_t from = 0; from < chain.attestations.size(); from += bulk_chunk) {
+        const size_t to = std::min(chain.attestations.size(), from + bulk_chunk);
+        std::vector<AttestationRecord> records;
+        records.reserve(to - from);
+        for (size_t i = from; i < to; ++i) {
+          records.push_back(ToRecord(chain, i));
+          const AttestationRecord& r = records.back();
+          f.edges += r.materials.size() + r.signers.size() + (r.builder_id.empty() ? 0 : 1);
+        }
+        absl::StatusOr<BulkLoadResult> done = (*store)->BulkLoad(records);
+        if (!done.ok()) return done.status();
+        f.records += records.size();
+      }
     } else {
       // Batches made as they go, so that memory stays flat at 10M.
       std::vector<AttestationRecord> batch;
@@ -191,6 +202,13 @@ absl::StatusOr<BuildFigures> BuildDatabase(const SupplyChain& chain, uint64_t se
   f.seconds = Ms(SteadyClock::now() - start) / 1000;
   f.db_bytes = DirectoryBytes(path);
   return f;
+}
+
+std::string ReadMarker(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  return text;
 }
 
 // ---- 2. Peers ----
@@ -509,7 +527,7 @@ void RunScenario(Scenario& sc, const SupplyChain& chain, RpcSession& responder,
   SteadyClock::time_point t3 = SteadyClock::now();
   if (!enforced.ok()) return fail("enforce", enforced.status());
   const uint64_t seq = enforced->deny_seq;
-  bool complete = gate.WaitUntil([&](const auto&, uint64_t head) { return head >= seq; },
+  bool complete = gate.WaitUntil([&](size_t, uint64_t head) { return head >= seq; },
                                  std::chrono::seconds(args.push_timeout_s));
   if (!complete) {
     // The daemon drops a subscriber whose delta it cannot send without
@@ -540,12 +558,10 @@ void RunScenario(Scenario& sc, const SupplyChain& chain, RpcSession& responder,
 
   // The gate's set against the closure computed from the generator's graph:
   // the same size and every digest in it.
-  gate.Inspect([&](const absl::flat_hash_set<std::string>& set) {
-    sc.gate_size = set.size();
-    sc.gate_equal = set.size() == sc.expected.size() &&
-                    std::all_of(sc.expected.begin(), sc.expected.end(),
-                                [&](uint32_t id) { return set.contains(chain.refs[id]); });
-  });
+  sc.gate_size = gate.size();
+  sc.gate_equal = sc.gate_size == sc.expected.size() &&
+                  std::all_of(sc.expected.begin(), sc.expected.end(),
+                              [&](uint32_t id) { return gate.Contains(chain.refs[id]); });
   if (!sc.gate_equal) {
     Fail(fmt::format("scenario {}: the gate holds {} digests, the closure has {}{}", sc.name,
                      sc.gate_size, sc.expected.size(),
@@ -565,8 +581,7 @@ void RunScenario(Scenario& sc, const SupplyChain& chain, RpcSession& responder,
   if (!lift_after) return;
   absl::StatusOr<uint64_t> lift_seq = responder.Lift(enforced->revocation, "next scenario");
   if (!lift_seq.ok()) return fail("lift", lift_seq.status());
-  if (!gate.WaitUntil([&](const absl::flat_hash_set<std::string>& set,
-                          uint64_t head) { return head >= *lift_seq && set.empty(); },
+  if (!gate.WaitUntil([&](size_t size, uint64_t head) { return head >= *lift_seq && size == 0; },
                       std::chrono::seconds(args.push_timeout_s))) {
     fail("lift", absl::DeadlineExceededError("the gate's deny list did not empty"));
   }
@@ -606,8 +621,9 @@ void RunSloOn(kj::AsyncIoContext& io, const Args& args, const SupplyChain& chain
   Progress(fmt::format("lineaged up on port {}, first check answered after {:.0f} ms",
                        daemon.port(), f.first_start_ms));
   {
-    RpcSession responder(io, daemon.port()), approver1(io, daemon.port()),
-        approver2(io, daemon.port());
+    const uint64_t limit = args.receive_limit_mib << 17;  // MiB -> 8-byte words
+    RpcSession responder(io, daemon.port(), limit), approver1(io, daemon.port(), limit),
+        approver2(io, daemon.port(), limit);
     for (auto [session, name] :
          {std::pair{&responder, "slo-responder"}, std::pair{&approver1, "slo-approver-1"},
           std::pair{&approver2, "slo-approver-2"}}) {
@@ -840,6 +856,8 @@ void WriteReport(const Args& args, const SupplyChain& chain, const BuildFigures&
       .Num("seconds", build.seconds)
       .Int("records", build.records)
       .Str("load", args.load)
+      .Int("bulk_chunk", args.bulk_chunk)
+      .Bool("reused", build.reused)
       .Int("edges", build.edges)
       .Num("edges_per_s", build.edges / build.seconds)
       .Int("db_bytes", build.db_bytes)
@@ -905,9 +923,11 @@ void WriteReport(const Args& args, const SupplyChain& chain, const BuildFigures&
   // The table, for people.
   fmt::print("\nlineage_slo: {} artifacts, {} nodes, {} edges (load average at start {})\n",
              args.artifacts, chain.refs.size(), chain.edges.size(), load_start);
-  fmt::print("build: {:.1f} s ({:.0f} edges/s), database {} ({} per million artifacts)\n",
-             build.seconds, build.edges / build.seconds, Mib(build.db_bytes),
-             Mib(static_cast<uint64_t>(build.db_bytes / millions)));
+  fmt::print("build: {}, database {} ({} per million artifacts)\n",
+             build.reused ? std::string("reused from an earlier run")
+                          : fmt::format("{:.1f} s ({:.0f} edges/s, {})", build.seconds,
+                                        build.edges / build.seconds, args.load),
+             Mib(build.db_bytes), Mib(static_cast<uint64_t>(build.db_bytes / millions)));
   fmt::print(
       "\n| scenario | closure | workloads | plan | approve | enforce | push complete | "
       "total | vs 600 s SLO | gate = closure | stock client gate |\n");
@@ -979,8 +999,13 @@ int Main(int argc, char** argv) {
   app.add_option("--load", args.load, "How the database is built: bulk (Store::BulkLoad) or batch")
       ->check(CLI::IsMember({"bulk", "batch"}))
       ->capture_default_str();
+  app.add_option("--bulk-chunk", args.bulk_chunk, "Records per BulkLoad call")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--skip-slo", args.skip_slo, "Peers only: no lineaged");
   app.add_flag("--keep", args.keep, "Keep the working directory");
+  app.add_flag("--reuse-db", args.reuse_db,
+               "Take WORK/db as built by an earlier run of the same --artifacts and --seed");
   app.add_option("--receive-limit-mib", args.receive_limit_mib,
                  "The gate's Cap'n Proto receive limit")
       ->capture_default_str();
@@ -1012,6 +1037,7 @@ int Main(int argc, char** argv) {
     // What an earlier run left; nothing else in the directory is touched.
     for (const char* old : {"db", "slo-db", "peer-db", "peer.sqlite", "peer.sqlite-wal",
                             "peer.sqlite-shm", "signed", "ingest-cli-db", "ingest-rpc-db"}) {
+      if (args.reuse_db && std::string_view(old) == "db") continue;
       fs::remove_all(args.work + "/" + old, ec);
     }
     fs::create_directories(args.work, ec);
@@ -1025,7 +1051,24 @@ int Main(int argc, char** argv) {
   Progress(fmt::format("generated {} nodes, {} edges in {:.1f} s", chain.refs.size(),
                        chain.edges.size(), gen_s));
   const std::string db = args.work + "/db";
-  absl::StatusOr<BuildFigures> build = BuildDatabase(chain, args.seed, db, args.load);
+  // A completed build leaves a marker naming its chain; --reuse-db takes
+  // such a database as it is (its build figures are then not measured).
+  const std::string marker = db + "/lineage_slo.built";
+  const std::string chain_id = fmt::format("artifacts={} seed={}", args.artifacts, args.seed);
+  absl::StatusOr<BuildFigures> build;
+  if (args.reuse_db && ReadMarker(marker) == chain_id) {
+    build = BuildFigures{};
+    build->seconds = NAN;
+    build->reused = true;
+    build->db_bytes = DirectoryBytes(db);
+    build->records = chain.attestations.size();
+    Progress(fmt::format("reusing {} ({})", db, chain_id));
+  } else {
+    std::error_code ec;
+    fs::remove_all(db, ec);
+    build = BuildDatabase(chain, args.seed, db, args.load, args.bulk_chunk);
+    if (build.ok()) std::ofstream(marker) << chain_id;
+  }
   if (!build.ok()) {
     fmt::print(stderr, "lineage_slo: build {}: {}\n", db, std::string(build.status().message()));
     return 2;
