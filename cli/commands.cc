@@ -567,6 +567,9 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
                                                 Message(store.status()))));
     }
     absl::StatusOr<AuditVerification> verified = (*store)->VerifyAudit();
+    // Closed before anything is removed or renamed: RocksDB's background
+    // threads may still write files into the directory while it is open.
+    store->reset();
     if (!verified.ok() || !verified->ok) {
       std::string why = !verified.ok() ? Message(verified.status())
                         : verified->problems.empty()
