@@ -177,6 +177,38 @@ std::vector<std::string> AuditPath(const std::vector<std::string>& leaves, size_
   return path;
 }
 
+// The SubjectPublicKeyInfo of a DER certificate, as its bytes stand: the
+// seventh element of the TBSCertificate (after the optional [0] version,
+// serial, signature algorithm, issuer, validity and subject). Read with a
+// minimal DER walker, not OpenSSL's structures, so that a re-encoding would
+// not go unnoticed.
+std::string SpkiOfCertificate(const std::string& der) {
+  size_t pos = 0;
+  // Reads the header at `pos`; returns the content length, sets `header`.
+  auto read = [&](size_t at, size_t* header) -> size_t {
+    size_t n = static_cast<unsigned char>(der.at(at + 1));
+    *header = 2;
+    if (n < 0x80) return n;
+    size_t bytes = n & 0x7f, len = 0;
+    for (size_t i = 0; i < bytes; ++i)
+      len = len << 8 | static_cast<unsigned char>(der.at(at + 2 + i));
+    *header = 2 + bytes;
+    return len;
+  };
+  size_t header = 0;
+  read(pos, &header);  // Certificate
+  pos += header;
+  read(pos, &header);  // TBSCertificate
+  pos += header;
+  if (static_cast<unsigned char>(der.at(pos)) == 0xa0) pos += header + read(pos, &header);
+  for (int skip = 0; skip < 5; ++skip) {
+    size_t len = read(pos, &header);
+    pos += header + len;
+  }
+  size_t len = read(pos, &header);
+  return der.substr(pos, header + len);
+}
+
 // One SCT to embed, and what a test changes about it.
 struct SctSpec {
   EVP_PKEY* log_key = nullptr;
@@ -233,7 +265,7 @@ void EmbedScts(X509* cert, X509* issuer, EVP_PKEY* issuer_key, const std::vector
   std::string data(2, '\0');  // v1, certificate_timestamp
   put(&data, at_ms, 8);
   put(&data, 1, 2);  // precert_entry
-  data += Hash(SpkiDer(X509_get0_pubkey(issuer)));
+  data += Hash(SpkiOfCertificate(CertDer(issuer)));
   put(&data, tbs.size(), 3);
   data += tbs;
   put(&data, 0, 2);  // no extensions
@@ -704,6 +736,34 @@ TEST_F(SigstoreGeneratedTest, SctIssuerKeyIsTheOneOfTheVerifiedChain) {
                old_key.get(), nullptr, nullptr);
   decoy_ca_ = old_ca.get();
   ItemResult item = VerifyOne(Bundle({}), Policy());
+  EXPECT_TRUE(item.record.ok()) << item.record.status();
+}
+
+TEST_F(SigstoreGeneratedTest, SctIssuerKeyHashIsOverTheCertificatesOwnKeyEncoding) {
+  // An RSA CA whose SubjectPublicKeyInfo omits the NULL parameter of
+  // rsaEncryption (DER allows both; OpenSSL writes NULL when it encodes the
+  // key itself). The log hashed the SPKI as the certificate has it.
+  ca_key_ = Pkey(EVP_RSA_gen(2048));
+  ASSERT_NE(ca_key_, nullptr);
+  ca_ = MakeCert({"test fulcio root", kSignedAt - 86400 * 365, kSignedAt + 86400 * 365, true},
+                 ca_key_.get(), nullptr, nullptr);
+  X509_PUBKEY* spki = X509_get_X509_PUBKEY(ca_.get());
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, nullptr, spki), 1);
+  auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, bits_len));
+  ASSERT_EQ(X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_UNDEF, nullptr,
+                                   copy, bits_len),
+            1);
+  ASSERT_GT(X509_sign(ca_.get(), ca_key_.get(), EVP_sha256()), 0);
+  ASSERT_NE(SpkiOfCertificate(CertDer(ca_.get())), SpkiDer(ca_key_.get()));
+
+  SctSpec ct;
+  ct.log_key = ct_key_.get();
+  Cert leaf = MakeLeafWithScts({ct});
+  Options o;
+  o.leaf = leaf.get();
+  ItemResult item = VerifyOne(Bundle(o), Policy());
   EXPECT_TRUE(item.record.ok()) << item.record.status();
 }
 
