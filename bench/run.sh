@@ -5,7 +5,7 @@
 #
 # Builds the release configuration (RelWithDebInfo, Ninja), then runs
 #   1. the micro-benchmarks (lineage_bench) at LINEAGE_BENCH_SIZES (default
-#      100000) with short minimum times,
+#      N) with short minimum times,
 #   2. lineage_slo at N artifacts (default 1,000,000): build, peers (CSR,
 #      lineage, SQLite, and PostgreSQL 15 when its binaries are installed),
 #      the three revocation scenarios against a real lineaged, restart,
@@ -96,7 +96,7 @@ elif [ "$PG" = 1 ]; then
 fi
 
 if [ "$MICRO" = 1 ]; then
-  SIZES=${LINEAGE_BENCH_SIZES:-100000}
+  SIZES=${LINEAGE_BENCH_SIZES:-$ARTIFACTS}
   log "micro-benchmarks: LINEAGE_BENCH_SIZES=$SIZES"
   LINEAGE_BENCH_SIZES=$SIZES "$BUILD/bench/lineage_bench" --benchmark_min_time=0.5 \
     --benchmark_counters_tabular=true --benchmark_out="$OUT/micro.json" \
