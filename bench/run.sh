@@ -104,7 +104,7 @@ if [ "$MICRO" = 1 ]; then
 fi
 
 log "lineage_slo: $ARTIFACTS artifacts, peers ${PEERS:-none}"
-SLO=("$BUILD/bench/slo/lineage_slo" --artifacts "$ARTIFACTS" --json "$OUT/slo.json")
+SLO=("$BUILD/bench/slo/lineage_slo" --artifacts "$ARTIFACTS" --json "$OUT/slo.json" --sql-reps 3)
 if [ -n "$PEERS" ]; then SLO+=(--peers "$PEERS"); else SLO+=(--peers none); fi
 if [ -n "$PG_CONN" ]; then SLO+=(--pg "$PG_CONN"); fi
 set +e
