@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -521,9 +522,45 @@ int RunBackup(const Context& ctx, const std::string& dir) {
   return kExitOk;
 }
 
+namespace {
+
+// fsyncs `path` (a file or a directory), so that what a rename publishes is
+// on disk before the rename is.
+absl::Status SyncPath(const fs::path& path, bool directory) {
+  int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::InternalError(
+        fmt::format("{}: open for fsync: {}", path.string(), strerror(errno)));
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return absl::InternalError(fmt::format("{}: fsync: {}", path.string(), strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+// Every file of `dir`, then `dir` itself.
+absl::Status SyncTree(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    absl::Status s = SyncPath(e.path(), e.is_directory());
+    if (!s.ok()) return s;
+  }
+  if (ec) return absl::InternalError(fmt::format("{}: {}", dir.string(), ec.message()));
+  return SyncPath(dir, true);
+}
+
+}  // namespace
+
 int RunRestore(const Context& ctx, const RestoreArgs& args) {
   std::error_code ec;
-  fs::path backup(args.backup), target(args.target);
+  fs::path backup(args.backup);
+  // "db/" names db: without this the staging copy would be "db/.restoring"
+  // inside the target, and the rename would fail.
+  fs::path target = fs::path(args.target).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
   if (!fs::exists(backup / "CURRENT", ec)) {
     return Fail(ctx, absl::NotFoundError(fmt::format(
                          "restore: {}: not a lineage backup (no CURRENT file)", args.backup)));
@@ -534,10 +571,29 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
                          "overwrites: give a new path",
                          args.target)));
   }
+  if (target.empty() || target == "." || target == ".." || target.filename() == "..") {
+    return Fail(ctx, absl::InvalidArgumentError(fmt::format(
+                         "restore: {}: give the new database's own path", args.target)));
+  }
   fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
   if (!fs::is_directory(parent, ec)) {
     return Fail(ctx, absl::InvalidArgumentError(
                          fmt::format("restore: {}: no such directory", parent.string())));
+  }
+  // A checkpoint holds regular files only; a symlink in one would be
+  // followed by the copy and could pull in any file this user can read.
+  for (auto it = fs::recursive_directory_iterator(backup, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_symlink(ec) || (!it->is_regular_file(ec) && !it->is_directory(ec))) {
+      return Fail(ctx, absl::InvalidArgumentError(fmt::format(
+                           "restore: {}: {} is not a regular file; a lineage backup holds only "
+                           "regular files (nothing restored)",
+                           args.backup, it->path().string())));
+    }
+  }
+  if (ec) {
+    return Fail(ctx, absl::InternalError(
+                         fmt::format("restore: reading {}: {}", args.backup, ec.message())));
   }
 
   // Copy beside the target, so that the final rename stays on one file
@@ -583,6 +639,20 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     entries = verified->entries;
     head = verified->head_hash;
   }
+  // The chain verifies by itself; --expect-head ties it to the head the
+  // operator recorded, so a whole chain rewritten consistently is caught.
+  if (!args.expect_head.empty() && args.expect_head != head) {
+    cleanup();
+    fmt::print(ctx.err,
+               "lineage: restore: {}: audit chain head is {}, expected {} (--expect-head); "
+               "nothing restored\n",
+               args.backup, head, args.expect_head);
+    return kExitAuditFailed;
+  }
+  if (absl::Status synced = SyncTree(staging); !synced.ok()) {
+    cleanup();
+    return Fail(ctx, absl::InternalError(fmt::format("restore: {}", Message(synced))));
+  }
 
   // An empty target directory is replaced by the verified copy.
   if (fs::exists(target, ec)) fs::remove(target, ec);
@@ -591,6 +661,9 @@ int RunRestore(const Context& ctx, const RestoreArgs& args) {
     cleanup();
     return Fail(ctx, absl::InternalError(fmt::format("restore: renaming {} to {}: {}",
                                                      staging.string(), args.target, ec.message())));
+  }
+  if (absl::Status synced = SyncPath(parent, true); !synced.ok()) {
+    return Fail(ctx, absl::InternalError(fmt::format("restore: {}", Message(synced))));
   }
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -118,6 +118,9 @@ int RunBackup(const Context& ctx, const std::string& dir);
 struct RestoreArgs {
   std::string backup;  // a checkpoint directory (lineage backup DIR)
   std::string target;  // the new database path: must not exist, or be an empty directory
+  // The audit chain head the backup must end at (lineage audit verify
+  // prints it); empty: any head whose chain verifies.
+  std::string expect_head;
 };
 
 // Copies a backup into a new database at args.target: first into a

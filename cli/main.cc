@@ -461,6 +461,9 @@ int main(int argc, char** argv) {
       ->required();
   restore_cmd->add_option("target", restore.target, "The new database path: absent or empty")
       ->required();
+  restore_cmd->add_option("--expect-head", restore.expect_head,
+                          "Refuse unless the backup's audit chain ends at this hash (as printed "
+                          "by restore and audit verify)");
   restore_cmd->add_flag("--json", ctx.json, "Print one JSON document");
 
   // Workload inventories and key hygiene (cli/workload_commands.h).
