@@ -28,8 +28,14 @@ class GateSubscriber::Receiver final : public schema::DenyListSubscriber::Server
         gate_->Add(View(a));
       for (auto r : d.getRemoved())
         gate_->Remove(View(r));
+      // A delta larger than the daemon's message budget comes in parts
+      // (DenyDelta.continued): it arrived with its first part and is
+      // applied, and its seq reached, only with its last.
+      auto [times, first_part] = gate_->times_.try_emplace(d.getSeq(), DeltaTimes{arrived, {}});
+      (void)first_part;
+      if (d.getContinued()) continue;
+      times->second.applied = SteadyClock::now();
       gate_->seq_ = d.getSeq();
-      gate_->times_[d.getSeq()] = {arrived, SteadyClock::now()};
     }
     gate_->cv_.notify_all();
     return kj::READY_NOW;
@@ -101,6 +107,8 @@ void GateSubscriber::Run(unsigned port, std::string token, uint64_t after_seq,
     auto request = logged_in.getGate().subscribeRequest();
     request.setAfterSeq(after_seq);
     request.setSubscriber(kj::heap<Receiver>(this));
+    // The daemon cuts pushes to half of this (and of its own limit).
+    request.setMaxMessageBytes(receive_limit_words * sizeof(capnp::word));
     auto subscribed = request.send().wait(io.waitScope);
     if (subscribed.getStatus().getCode() != 0) {
       std::lock_guard lock(mu_);
@@ -202,7 +210,8 @@ bool GateSubscriber::Contains(std::string_view digest) {
 bool GateSubscriber::TimesOf(uint64_t seq, DeltaTimes* out) {
   std::lock_guard lock(mu_);
   auto it = times_.find(seq);
-  if (it == times_.end()) return false;
+  // Not there, or only some of its parts: not applied yet.
+  if (it == times_.end() || it->second.applied == SteadyClock::time_point{}) return false;
   *out = it->second;
   return true;
 }

@@ -3,11 +3,11 @@
 // its own set of digests, on a thread of its own with its own event loop.
 // The SLO clock stops when this set is complete.
 //
-// It speaks the schema directly (not rpc::Client) for one reason: the
-// receive limit. A delta of a million digests is a message of about 80 MiB,
-// past Cap'n Proto's default traversal limit of 64 MiB (8 Mi words), so a
-// gate with the default ReaderOptions — rpc::Client included — drops the
-// connection on it. `receive_limit_words` is that limit here.
+// It speaks the schema directly (not rpc::Client), with its own receive
+// limit, `receive_limit_words`, which it also tells the daemon: the daemon
+// cuts every push to half of it (and of its own --max-message-mib), so a
+// delta larger than that (a million digests is about 80 MiB) arrives in
+// parts (DenyDelta.continued), applied as one when the last arrives.
 //
 // Thread safety: Wait* and the accessors may be called from any thread.
 #pragma once
@@ -53,8 +53,8 @@ class GateSubscriber {
   bool WaitUntil(const std::function<bool(size_t, uint64_t)>& done,
                  std::chrono::milliseconds timeout);
 
-  // When delta `seq` arrived and was applied; nullopt-like false if it has
-  // not arrived.
+  // When delta `seq` arrived (its first part) and was applied (its last);
+  // false if it has not been applied whole.
   bool TimesOf(uint64_t seq, DeltaTimes* out);
   // How many digests the gate holds, and whether it holds `digest`.
   size_t size();
