@@ -34,38 +34,77 @@ NodeId AdjacencyIndex::Find(std::string_view ref) const {
   return it == aliases_.end() ? kNoNode : it->second;
 }
 
-bool AdjacencyIndex::BulkAddEdge(NodeId src, EdgeKind kind, NodeId dst) {
-  if (src >= node_count() || dst >= node_count()) return false;
-  if (bulk_counts_.empty()) bulk_counts_.assign(node_count() + 1, 0);
+CsrBuilder::CsrBuilder(size_t node_count, size_t edge_hint) : node_count_(node_count) {
+  csr_.edges.reserve(edge_hint);
+}
 
+bool CsrBuilder::Add(NodeId src, EdgeKind kind, NodeId dst) {
+  if (src >= node_count_ || dst >= node_count_) return false;
   // The scan yields one key per assertion, so the same edge arrives once per
   // attestation that asserted it, consecutively.
-  if (bulk_last_dst_ != kNoNode) {
-    if (src < bulk_src_) return false;
-    if (src == bulk_src_) {
-      if (kind == bulk_last_kind_ && dst == bulk_last_dst_) return true;
-      if (RowLess(kind, dst, bulk_last_kind_, bulk_last_dst_)) return false;
+  if (last_dst_ != kNoNode) {
+    if (src < last_src_) return false;
+    if (src == last_src_) {
+      if (kind == last_kind_ && dst == last_dst_) return true;
+      if (RowLess(kind, dst, last_kind_, last_dst_)) return false;
     }
   }
-  bulk_src_ = src;
-  bulk_last_kind_ = kind;
-  bulk_last_dst_ = dst;
-  bulk_counts_[src + 1]++;
-  forward_.edges.push_back(PackEdge(kind, dst));
+  // Close the rows before src: offsets[u + 1] is the end of row u.
+  while (csr_.offsets.size() <= src)
+    csr_.offsets.push_back(static_cast<uint32_t>(csr_.edges.size()));
+  last_src_ = src;
+  last_kind_ = kind;
+  last_dst_ = dst;
+  csr_.edges.push_back(PackEdge(kind, dst));
   return true;
 }
 
+Csr CsrBuilder::Finish() && {
+  // Close the last row; InstallBulk adds the empty rows after it, once the
+  // node count is known to be true.
+  if (last_dst_ != kNoNode) csr_.offsets.push_back(static_cast<uint32_t>(csr_.edges.size()));
+  // The reservation was a hint from the stored counters; give back slack
+  // only when it is worth the copy.
+  if (csr_.edges.capacity() > csr_.edges.size() + csr_.edges.size() / 16)
+    csr_.edges.shrink_to_fit();
+  return std::move(csr_);
+}
+
+void AdjacencyIndex::ReserveNodes(size_t nodes, size_t ref_bytes) {
+  size_t total = node_count() + nodes;
+  node_kinds_.reserve(total);
+  ref_bytes_.reserve(ref_bytes_.size() + ref_bytes);
+  ref_offsets_.reserve(total + 1);
+  by_ref_.reserve(total);
+  delta_out_slot_.reserve(total);
+  delta_in_slot_.reserve(total);
+  delta_out_bits_.reserve(total / 64 + 1);
+  delta_in_bits_.reserve(total / 64 + 1);
+}
+
+bool AdjacencyIndex::BulkAddEdge(NodeId src, EdgeKind kind, NodeId dst) {
+  if (!bulk_) bulk_.emplace(node_count(), 0);
+  return bulk_->Add(src, kind, dst);
+}
+
 void AdjacencyIndex::FinishBulk() {
-  if (bulk_counts_.empty()) bulk_counts_.assign(node_count() + 1, 0);
-  for (size_t i = 1; i < bulk_counts_.size(); ++i)
-    bulk_counts_[i] += bulk_counts_[i - 1];
-  forward_.offsets = std::move(bulk_counts_);
-  bulk_counts_ = {};
+  if (!bulk_) bulk_.emplace(node_count(), 0);
+  Csr forward = std::move(*bulk_).Finish();
+  bulk_.reset();
+  InstallBulk(std::move(forward));
+}
+
+void AdjacencyIndex::InstallBulk(Csr forward) {
+  forward_ = std::move(forward);
+  forward_.offsets.reserve(node_count() + 1);
+  while (forward_.offsets.size() <= node_count())
+    forward_.offsets.push_back(static_cast<uint32_t>(forward_.edges.size()));
   reverse_ = BuildReverse(forward_, node_count());
-  bulk_last_dst_ = kNoNode;
   // Appending doubled these on the way; at a million nodes the slack in the
-  // ref arena alone is tens of megabytes.
-  ref_bytes_.shrink_to_fit();
+  // ref arena alone is tens of megabytes. (A reserved arena is shrunk only
+  // when its slack is worth the copy.)
+  if (ref_bytes_.capacity() > ref_bytes_.size() + ref_bytes_.size() / 16)
+    ref_bytes_.shrink_to_fit();
   ref_offsets_.shrink_to_fit();
   node_kinds_.shrink_to_fit();
 }
@@ -130,8 +169,9 @@ Csr AdjacencyIndex::BuildReverse(const Csr& forward, size_t node_count) {
   // Rows come out in source order; sort each by (kind, source) like the
   // forward rows.
   for (size_t v = 0; v < node_count; ++v) {
-    std::sort(reverse.edges.begin() + reverse.offsets[v],
-              reverse.edges.begin() + reverse.offsets[v + 1]);
+    auto begin = reverse.edges.begin() + reverse.offsets[v];
+    auto end = reverse.edges.begin() + reverse.offsets[v + 1];
+    if (end - begin > 1 && !std::is_sorted(begin, end)) std::sort(begin, end);
   }
   return reverse;
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -80,6 +81,34 @@ struct MergedCsr {
   Csr reverse;
 };
 
+// Builds the forward CSR from edges given in (src, kind, dst) order, apart
+// from any AdjacencyIndex: the store scans the edge records on a thread of
+// its own while the nodes load, and installs the result with InstallBulk().
+// Offsets grow as the source advances and stop at the last row with an
+// edge, so nothing is sized from `node_count` alone (a damaged node counter
+// does not make a scan that is going to fail allocate for it).
+class CsrBuilder {
+ public:
+  // `node_count`: every endpoint must be below it. `edge_hint`: edges to
+  // reserve room for; only a hint.
+  CsrBuilder(size_t node_count, size_t edge_hint);
+
+  // Repeats of the previous edge are ignored (several attestations asserting
+  // it). Returns false if an endpoint is out of range or the order is
+  // violated: the caller reports DataLoss.
+  bool Add(NodeId src, EdgeKind kind, NodeId dst);
+  uint64_t edge_count() const { return csr_.edges.size(); }
+  // The CSR up to the last row with an edge (at most node_count rows).
+  Csr Finish() &&;
+
+ private:
+  size_t node_count_;
+  Csr csr_;
+  NodeId last_src_ = 0;
+  NodeId last_dst_ = kNoNode;  // kNoNode: no edge yet
+  EdgeKind last_kind_ = EdgeKind::kDerived;
+};
+
 class AdjacencyIndex {
  public:
   // `min_merge_edges`: the delta is merged into the CSR once it holds at least
@@ -92,6 +121,9 @@ class AdjacencyIndex {
   // Appends a node; its id is the previous node_count(). REQUIRES:
   // node_count() < kMaxNodes.
   NodeId AddNode(NodeKind kind, std::string_view ref);
+  // Room for `nodes` more nodes with `ref_bytes` bytes of refs, so that a
+  // bulk load neither rehashes the ref set nor regrows the arrays. Hints.
+  void ReserveNodes(size_t nodes, size_t ref_bytes);
 
   // Records `alias` as another name of `node`. REQUIRES: the alias names no
   // node yet.
@@ -108,6 +140,10 @@ class AdjacencyIndex {
   bool BulkAddEdge(NodeId src, EdgeKind kind, NodeId dst);
   // Builds the reverse CSR after the last BulkAddEdge.
   void FinishBulk();
+  // The same as BulkAddEdge calls and FinishBulk, for a CSR built apart
+  // (rows missing at the end are empty). REQUIRES: no edge added yet;
+  // forward.rows() <= node_count().
+  void InstallBulk(Csr forward);
 
   // Adds a distinct edge to the delta. Returns false (and changes nothing) if
   // the edge is already present. REQUIRES: both ends < node_count().
@@ -193,11 +229,8 @@ class AdjacencyIndex {
   uint64_t delta_edges_ = 0;
   uint64_t min_merge_edges_;
 
-  // Bulk-load state: edges per source row, and the last edge seen.
-  std::vector<uint32_t> bulk_counts_;
-  NodeId bulk_src_ = 0;
-  NodeId bulk_last_dst_ = kNoNode;
-  EdgeKind bulk_last_kind_ = EdgeKind::kDerived;
+  // Bulk-load state between the first BulkAddEdge and FinishBulk.
+  std::optional<CsrBuilder> bulk_;
 };
 
 }  // namespace lineage::internal

@@ -42,6 +42,50 @@ TEST(AdjacencyIndexTest, BulkLoadIgnoresRepeatedAssertionsAndRejectsDisorder) {
   EXPECT_FALSE(index.AddEdge(0, EdgeKind::kDerived, 2));
 }
 
+TEST(AdjacencyIndexTest, CsrBuiltApartHasARowPerNodeAndInstallsLikeBulkEdges) {
+  // Rows 0, 2 and 4 of 6 have edges; 1, 3 and 5 (the last) are empty.
+  CsrBuilder builder(/*node_count=*/6, /*edge_hint=*/1);
+  EXPECT_TRUE(builder.Add(0, EdgeKind::kDerived, 5));
+  EXPECT_TRUE(builder.Add(0, EdgeKind::kDerived, 5));  // second attestation
+  EXPECT_TRUE(builder.Add(2, EdgeKind::kDerived, 1));
+  EXPECT_TRUE(builder.Add(2, EdgeKind::kSigned, 0));
+  EXPECT_FALSE(builder.Add(2, EdgeKind::kDerived, 3));  // kind order violated
+  EXPECT_FALSE(builder.Add(4, EdgeKind::kDerived, 6));  // out of range
+  EXPECT_FALSE(builder.Add(6, EdgeKind::kDerived, 0));  // out of range
+  EXPECT_TRUE(builder.Add(4, EdgeKind::kDerived, 2));
+  EXPECT_FALSE(builder.Add(3, EdgeKind::kDerived, 2));  // src order violated
+  EXPECT_EQ(builder.edge_count(), 4u);
+  Csr forward = std::move(builder).Finish();
+  // Rows up to the last one with an edge; InstallBulk adds the rest.
+  EXPECT_EQ(forward.offsets, (std::vector<uint32_t>{0, 1, 1, 3, 3, 4}));
+
+  AdjacencyIndex apart;
+  AddNodes(&apart, 6);
+  apart.InstallBulk(std::move(forward));
+  AdjacencyIndex bulk;
+  AddNodes(&bulk, 6);
+  for (auto [a, kind, b] :
+       {std::make_tuple(0, EdgeKind::kDerived, 5), std::make_tuple(2, EdgeKind::kDerived, 1),
+        std::make_tuple(2, EdgeKind::kSigned, 0), std::make_tuple(4, EdgeKind::kDerived, 2)})
+    ASSERT_TRUE(bulk.BulkAddEdge(a, kind, b));
+  bulk.FinishBulk();
+  EXPECT_EQ(apart.AllEdges(), bulk.AllEdges());
+  EXPECT_EQ(apart.reverse().csr->offsets, bulk.reverse().csr->offsets);
+  EXPECT_EQ(apart.reverse().csr->edges, bulk.reverse().csr->edges);
+  EXPECT_EQ(apart.forward().csr->offsets, (std::vector<uint32_t>{0, 1, 1, 3, 3, 4, 4}));
+  EXPECT_EQ(apart.reverse().csr->offsets, (std::vector<uint32_t>{0, 1, 2, 3, 3, 3, 4}));
+}
+
+TEST(AdjacencyIndexTest, ReservedNodesAreFoundByRef) {
+  AdjacencyIndex index;
+  index.ReserveNodes(1000, 64 * 1000);
+  AddNodes(&index, 10);
+  index.FinishBulk();
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(index.Find(fmt::format("sha256:{:064x}", i + 1)), static_cast<NodeId>(i));
+  EXPECT_EQ(index.Find("sha256:nope"), kNoNode);
+}
+
 TEST(AdjacencyIndexTest, MergedIndexEqualsOneBuiltFromScratch) {
   std::mt19937_64 rng(7);
   const int n = 300;

@@ -1,5 +1,6 @@
 #include "engine/include/lineage/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <rocksdb/db.h>
 
 #include "engine/include/lineage/ref.h"
+#include "engine/src/encoding.h"
 #include "tests/engine/test_util.h"
 
 namespace lineage {
@@ -646,6 +648,121 @@ TEST_F(StoreTest, UnknownFormatVersionIsDataLoss) {
 
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.db(), QuietOptions());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+}
+
+// Opens the closed store's RocksDB directly and lets `edit` change it, as
+// damage from outside lineage would.
+void EditRawDb(const std::string& path,
+               const std::function<void(rocksdb::DB*, const std::vector<std::string>&,
+                                        const std::vector<rocksdb::ColumnFamilyHandle*>&)>& edit) {
+  std::vector<std::string> names;
+  rocksdb::Options options;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names)
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, path, descriptors, &handles, &db).ok());
+  edit(db, names, handles);
+  for (auto* h : handles)
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  delete db;
+}
+
+rocksdb::ColumnFamilyHandle* Family(const std::vector<std::string>& names,
+                                    const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                                    std::string_view name) {
+  size_t i = std::find(names.begin(), names.end(), name) - names.begin();
+  return i < names.size() ? handles[i] : nullptr;
+}
+
+// The edge scan runs on a second thread during open; its checks must still
+// turn damage into DataLoss, and the node checks must still come first.
+TEST_F(StoreTest, EdgeRecordNamingNoNodeIsDataLossOnOpen) {
+  ASSERT_TRUE(store_->Ingest(Record("a", {Sha256(1)}, {Sha256(2)})).ok());
+  store_.reset();
+  EditRawDb(dir_.db(), [](rocksdb::DB* db, const auto& names, const auto& handles) {
+    internal::EdgeKey key;
+    key.near = 0;
+    key.far = 1000;  // past the last node
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), Family(names, handles, internal::kCfOut),
+                        internal::EncodeEdgeKey(key), internal::EncodeEdgeValue(absl::Now()))
+                    .ok());
+  });
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.db(), QuietOptions());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("malformed edge record"));
+}
+
+TEST_F(StoreTest, MalformedEdgeKeyIsDataLossOnOpen) {
+  ASSERT_TRUE(store_->Ingest(Record("a", {Sha256(1)}, {Sha256(2)})).ok());
+  store_.reset();
+  EditRawDb(dir_.db(), [](rocksdb::DB* db, const auto& names, const auto& handles) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), Family(names, handles, internal::kCfOut),
+                        std::string(7, '\0'), "")
+                    .ok());
+  });
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.db(), QuietOptions());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+}
+
+TEST_F(StoreTest, MissingNodeRecordIsDataLossOnOpenBeforeAnyEdgeCheck) {
+  ASSERT_TRUE(store_->Ingest(Record("a", {Sha256(1)}, {Sha256(2)})).ok());
+  ASSERT_TRUE(store_->Ingest(Record("b", {Sha256(3)}, {Sha256(1)})).ok());
+  store_.reset();
+  // Node 0 goes: the rest are no longer dense, and edges name it.
+  EditRawDb(dir_.db(), [](rocksdb::DB* db, const auto& names, const auto& handles) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), Family(names, handles, internal::kCfNodes),
+                           internal::EncodeFixed64(0))
+                    .ok());
+  });
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.db(), QuietOptions());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("non-dense node record"));
+}
+
+TEST_F(StoreTest, LastNodeRecordMissingIsDataLossOnOpen) {
+  ASSERT_TRUE(store_->Ingest(Record("a", {Sha256(1)}, {Sha256(2)})).ok());
+  store_.reset();
+  // The records stay dense, but fall short of the stored next node id.
+  EditRawDb(dir_.db(), [](rocksdb::DB* db, const auto& names, const auto& handles) {
+    rocksdb::ColumnFamilyHandle* nodes = Family(names, handles, internal::kCfNodes);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), nodes));
+    it->SeekToLast();
+    ASSERT_TRUE(it->Valid());
+    std::string last = it->key().ToString();
+    it.reset();
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), nodes, last).ok());
+  });
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir_.db(), QuietOptions());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+  EXPECT_THAT(store.status().message(), ::testing::HasSubstr("but next node id is"));
+}
+
+TEST_F(StoreTest, ReopenedIndexAnswersAsTheRunningOne) {
+  // Rows with gaps (nodes without out-edges) and several edge kinds.
+  for (int i = 0; i < 50; ++i) {
+    AttestationRecord r = SignedRecord(fmt::format("r{}", i), 100 + i, i % 7, i % 3);
+    ASSERT_TRUE(store_->Ingest(r).ok());
+  }
+  std::vector<uint64_t> before;
+  for (int m = 0; m < 7; ++m) {
+    absl::StatusOr<uint64_t> count = store_->CountDescendants(Sha256(m), {});
+    ASSERT_TRUE(count.ok()) << count.status();
+    before.push_back(*count);
+  }
+  StoreStats stats_before = GetStats();
+  Reopen();
+  for (int m = 0; m < 7; ++m) {
+    absl::StatusOr<uint64_t> count = store_->CountDescendants(Sha256(m), {});
+    ASSERT_TRUE(count.ok()) << count.status();
+    EXPECT_EQ(*count, before[m]) << m;
+  }
+  StoreStats stats_after = GetStats();
+  EXPECT_THAT(stats_after.nodes_by_kind, ::testing::ElementsAreArray(stats_before.nodes_by_kind));
+  EXPECT_THAT(stats_after.edges_by_kind, ::testing::ElementsAreArray(stats_before.edges_by_kind));
+  EXPECT_EQ(stats_after.edge_assertions, stats_before.edge_assertions);
 }
 
 TEST_F(StoreTest, DefaultLoggerWritesTheOpenMilestoneToLogLineage) {
