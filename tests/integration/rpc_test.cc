@@ -725,6 +725,42 @@ TEST_F(RpcTest, LargeDeltaIsPushedInPartsUnderASmallMessageLimit) {
   }
   EXPECT_GE(calls, 1);
   EXPECT_EQ(snapshot, added);
+
+  // rpc::Client (gate watch's) joins the parts: whole deltas, one snapshot.
+  // On a thread of its own: a Client owns an event loop.
+  std::vector<DenyDelta> pushed, listed;
+  absl::Status subscribed, paged;
+  DenyListSnapshot joined;
+  std::thread client_thread([&] {
+    ClientOptions options{fmt::format("127.0.0.1:{}", daemon_->port()), Token(Role::kGate)};
+    options.max_message_bytes = 1 << 20;
+    absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+    if (!client.ok()) {
+      subscribed = client.status();
+      return;
+    }
+    SubscribeCallbacks callbacks;
+    callbacks.on_deltas = [&](const std::vector<DenyDelta>& deltas) {
+      pushed.insert(pushed.end(), deltas.begin(), deltas.end());
+      return false;  // one call is enough
+    };
+    subscribed = (*client)->Subscribe(seq - 1, callbacks, absl::Seconds(5));
+    absl::StatusOr<DenyListPage> page = (*client)->DenyListSince(seq - 1, 10);
+    absl::StatusOr<DenyListSnapshot> snap = (*client)->Snapshot();
+    paged = !page.ok() ? page.status() : snap.status();
+    if (page.ok()) listed = page->deltas;
+    if (snap.ok()) joined = *snap;
+  });
+  client_thread.join();
+  ASSERT_TRUE(subscribed.ok()) << subscribed;
+  ASSERT_TRUE(paged.ok()) << paged;
+  ASSERT_EQ(pushed.size(), 1u);
+  EXPECT_EQ(pushed[0].seq, seq);
+  EXPECT_EQ(pushed[0].added.size(), static_cast<size_t>(kN));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].added.size(), static_cast<size_t>(kN));
+  EXPECT_EQ(joined.seq, seq);
+  EXPECT_EQ(joined.digests, added);
 }
 
 // Two deltas of about 600 KB each, behind a 1 MiB limit: the page that
