@@ -13,11 +13,29 @@ bool RowLess(EdgeKind ka, NodeId a, EdgeKind kb, NodeId b) {
 }  // namespace
 
 NodeId AdjacencyIndex::AddNode(NodeKind kind, std::string_view ref) {
+  IndexRefs();
+  NodeId id = AppendNode(kind, ref);
+  by_ref_.insert(id);
+  indexed_ = id + 1;
+  return id;
+}
+
+void AdjacencyIndex::IndexRefs() {
+  // Far enough ahead that the probes of several inserts overlap.
+  constexpr NodeId kAhead = 8;
+  const NodeId n = static_cast<NodeId>(node_count());
+  for (NodeId id = indexed_; id < n; ++id) {
+    if (id + kAhead < n) by_ref_.prefetch(id + kAhead);
+    by_ref_.insert(id);
+  }
+  indexed_ = n;
+}
+
+NodeId AdjacencyIndex::AppendNode(NodeKind kind, std::string_view ref) {
   NodeId id = static_cast<NodeId>(node_kinds_.size());
   node_kinds_.push_back(kind);
   ref_bytes_.append(ref);
   ref_offsets_.push_back(ref_bytes_.size());
-  by_ref_.insert(id);
   delta_out_slot_.push_back(kNoNode);
   delta_in_slot_.push_back(kNoNode);
   if (id % 64 == 0) {
@@ -28,6 +46,7 @@ NodeId AdjacencyIndex::AddNode(NodeKind kind, std::string_view ref) {
 }
 
 NodeId AdjacencyIndex::Find(std::string_view ref) const {
+  // Appended nodes not yet indexed are invisible here (see AppendNode).
   if (auto it = by_ref_.find(ref); it != by_ref_.end()) return *it;
   if (aliases_.empty()) return kNoNode;
   auto it = aliases_.find(std::string(ref));

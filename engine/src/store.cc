@@ -374,10 +374,11 @@ absl::Status StoreImpl::RebuildIndex() {
       return absl::DataLossError(fmt::format("{}: malformed or non-dense node record after node {}",
                                              path_, index_.node_count()));
     }
-    index_.AddNode(kind, ref);
+    index_.AppendNode(kind, ref);
     nodes_by_kind[static_cast<int>(kind) - 1]++;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scan nodes");
+  index_.IndexRefs();
 
   it.reset(db_->NewIterator(read, cf(kAliases)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {

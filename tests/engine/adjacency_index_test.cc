@@ -86,6 +86,22 @@ TEST(AdjacencyIndexTest, ReservedNodesAreFoundByRef) {
   EXPECT_EQ(index.Find("sha256:nope"), kNoNode);
 }
 
+TEST(AdjacencyIndexTest, AppendedNodesAreFoundOnceIndexed) {
+  AdjacencyIndex index;
+  const int n = 1000;  // well past the prefetch distance
+  for (int i = 0; i < n; ++i)
+    index.AppendNode(NodeKind::kArtifact, fmt::format("sha256:{:064x}", i + 1));
+  EXPECT_EQ(index.Find(fmt::format("sha256:{:064x}", 1)), kNoNode);
+  index.IndexRefs();
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(index.Find(fmt::format("sha256:{:064x}", i + 1)), static_cast<NodeId>(i));
+  // AddNode indexes whatever was appended before it.
+  index.AppendNode(NodeKind::kKey, "key:a");
+  EXPECT_EQ(index.AddNode(NodeKind::kKey, "key:b"), static_cast<NodeId>(n + 1));
+  EXPECT_EQ(index.Find("key:a"), static_cast<NodeId>(n));
+  EXPECT_EQ(index.Find("key:b"), static_cast<NodeId>(n + 1));
+}
+
 TEST(AdjacencyIndexTest, MergedIndexEqualsOneBuiltFromScratch) {
   std::mt19937_64 rng(7);
   const int n = 300;
