@@ -291,65 +291,56 @@ absl::Status StoreImpl::RebuildIndex() {
   read.readahead_size = 8 << 20;
   read.adaptive_readahead = true;
 
-  // The edge records are scanned on two more threads while this one loads
-  // the nodes and aliases: the scans share nothing but the (thread-safe) DB
-  // and the counters, which none writes. Edge endpoints are checked against
-  // the stored next node id; that it equals the number of node records is
-  // checked before the edges are used, so the checks are those of a scan of
-  // edges after nodes. Results are read only after the join.
+  // The edge records are scanned on a second thread while this one loads the
+  // nodes and aliases: the two scans share nothing but the (thread-safe) DB
+  // and the counters, which neither writes. Edge endpoints are checked
+  // against the stored next node id; that it equals the number of node
+  // records is checked after the join and before the edges are used, so the
+  // checks are those of a scan of edges after nodes. Results are read only
+  // after the join.
   const uint64_t node_bound = counters_.next_node_id;
-  // The edge keys start with the source id (big-endian), so they split at
-  // a source into two ranges that two threads scan: between them every key
-  // is seen once, an edge's repeats stay in one range, and the order checks
-  // of each range together are the order check of the whole.
-  const std::string split_key = internal::EncodeFixed64(node_bound / 2);
-  const size_t edge_hint =
-      ReserveHint(counters_.edge_assertions, EstimateKeys(db_, cf(kOut))) / 2 + 1024;
   struct EdgeScan {
     absl::Status status;
     std::optional<Csr> forward;
     uint64_t assertions = 0;
     uint64_t edges_by_kind[kEdgeKindCount] = {};
     double ms = 0;
-  } edges[2];
-  auto scan_edges = [&](int half) {
-    EdgeScan& out = edges[half];
+  } edges;
+  auto scan_edges = [&] {
     auto edge_start = std::chrono::steady_clock::now();
-    rocksdb::ReadOptions range = read;
-    rocksdb::Slice upper_bound(split_key);
-    if (half == 0) range.iterate_upper_bound = &upper_bound;
     // Bounded by kMaxNodes here too, so that no id past it is packed.
-    internal::CsrBuilder builder(std::min<uint64_t>(node_bound, internal::kMaxNodes), edge_hint);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(range, cf(kOut)));
-    for (half == 0 ? it->SeekToFirst() : it->Seek(split_key); it->Valid(); it->Next()) {
+    internal::CsrBuilder builder(
+        std::min<uint64_t>(node_bound, internal::kMaxNodes),
+        ReserveHint(counters_.edge_assertions, EstimateKeys(db_, cf(kOut))));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(kOut)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
       EdgeKey key;
       uint64_t before = builder.edge_count();
       if (!internal::DecodeEdgeKey(std::string_view(it->key().data(), it->key().size()), &key) ||
           key.near >= node_bound || key.far >= node_bound ||
           !builder.Add(static_cast<NodeId>(key.near), key.kind, static_cast<NodeId>(key.far))) {
-        out.status = absl::DataLossError(fmt::format("{}: malformed edge record", path_));
+        edges.status = absl::DataLossError(fmt::format("{}: malformed edge record", path_));
         return;
       }
-      if (builder.edge_count() != before) out.edges_by_kind[static_cast<int>(key.kind) - 1]++;
-      out.assertions++;
+      if (builder.edge_count() != before) edges.edges_by_kind[static_cast<int>(key.kind) - 1]++;
+      edges.assertions++;
     }
     if (!it->status().ok()) {
-      out.status = FromRocks(it->status(), "scan out edges");
+      edges.status = FromRocks(it->status(), "scan out edges");
       return;
     }
-    out.forward = std::move(builder).Finish();
-    out.ms = MillisSince(edge_start);
+    edges.forward = std::move(builder).Finish();
+    edges.ms = MillisSince(edge_start);
   };
-  std::thread edge_threads[2] = {std::thread(scan_edges, 0), std::thread(scan_edges, 1)};
-  // Joined on every path out of this function, before anything they wrote
-  // is read.
+  std::thread edge_thread(scan_edges);
+  // Joined on every path out of this function, before anything it wrote is
+  // read.
   struct Joiner {
-    std::thread* t;
+    std::thread& t;
     ~Joiner() {
-      for (int i = 0; i < 2; ++i)
-        if (t[i].joinable()) t[i].join();
+      if (t.joinable()) t.join();
     }
-  } joiner{edge_threads};
+  } joiner{edge_thread};
 
   uint64_t nodes_by_kind[kNodeKindCount] = {};
   {
@@ -406,28 +397,12 @@ absl::Status StoreImpl::RebuildIndex() {
                                            index_.node_count(), counters_.next_node_id));
   }
 
-  for (std::thread& t : edge_threads)
-    t.join();
+  edge_thread.join();
   const double joined_ms = MillisSince(start);
-  for (const EdgeScan& scan : edges)
-    if (!scan.status.ok()) return scan.status;
-  // The lower range's rows, then the upper range's from the split on (its
-  // rows below the split are empty), shifted past the lower range's edges.
-  Csr forward = std::move(*edges[0].forward);
-  Csr upper = std::move(*edges[1].forward);
-  const size_t split = static_cast<size_t>(node_bound / 2);
-  const uint32_t shift = static_cast<uint32_t>(forward.edges.size());
-  while (forward.offsets.size() < split + 1 && forward.offsets.size() < upper.offsets.size())
-    forward.offsets.push_back(shift);
-  for (size_t row = forward.offsets.size(); row < upper.offsets.size(); ++row)
-    forward.offsets.push_back(upper.offsets[row] + shift);
-  forward.edges.insert(forward.edges.end(), upper.edges.begin(), upper.edges.end());
-  upper = Csr();
-  index_.InstallBulk(std::move(forward));
-  uint64_t assertions = edges[0].assertions + edges[1].assertions;
-  uint64_t edges_by_kind[kEdgeKindCount];
-  for (int k = 0; k < kEdgeKindCount; ++k)
-    edges_by_kind[k] = edges[0].edges_by_kind[k] + edges[1].edges_by_kind[k];
+  if (!edges.status.ok()) return edges.status;
+  index_.InstallBulk(std::move(*edges.forward));
+  uint64_t assertions = edges.assertions;
+  const uint64_t* edges_by_kind = edges.edges_by_kind;
 
   // The counters are written in the same batches as the data, so they agree
   // unless something outside lineage changed the database. The scan is the
@@ -435,23 +410,22 @@ absl::Status StoreImpl::RebuildIndex() {
   bool agree = assertions == counters_.edge_assertions &&
                std::equal(std::begin(nodes_by_kind), std::end(nodes_by_kind),
                           std::begin(counters_.nodes_by_kind)) &&
-               std::equal(std::begin(edges_by_kind), std::end(edges_by_kind),
+               std::equal(edges_by_kind, edges_by_kind + kEdgeKindCount,
                           std::begin(counters_.edges_by_kind));
   if (!agree) {
     LINEAGE_LOG(logger_.get(), kWarning,
                 "{}: stored counters disagree with the data; using counts from the scan", path_);
     counters_.edge_assertions = assertions;
     std::copy(std::begin(nodes_by_kind), std::end(nodes_by_kind), counters_.nodes_by_kind);
-    std::copy(std::begin(edges_by_kind), std::end(edges_by_kind), counters_.edges_by_kind);
+    std::copy(edges_by_kind, edges_by_kind + kEdgeKindCount, counters_.edges_by_kind);
   }
 
   LINEAGE_LOG(logger_.get(), kInfo,
               "opened {}{}: index rebuilt in {:.1f} ms (nodes and aliases {:.1f} ms, edges {:.1f} "
-              "and {:.1f} ms on two more threads, joined at {:.1f} ms): {} nodes, {} edges ({} "
-              "assertions), {} "
+              "ms on a second thread, joined at {:.1f} ms): {} nodes, {} edges ({} assertions), {} "
               "attestations, index {:.1f} MiB",
-              path_, read_only_ ? " read-only" : "", MillisSince(start), nodes_ms, edges[0].ms,
-              edges[1].ms, joined_ms, index_.node_count(), index_.edge_count(), assertions,
+              path_, read_only_ ? " read-only" : "", MillisSince(start), nodes_ms, edges.ms,
+              joined_ms, index_.node_count(), index_.edge_count(), assertions,
               counters_.attestations, index_.MemoryBytes() / 1048576.0);
   return absl::OkStatus();
 }
