@@ -682,8 +682,8 @@ rocksdb::ColumnFamilyHandle* Family(const std::vector<std::string>& names,
 TEST_F(StoreTest, EdgeRecordNamingNoNodeIsDataLossOnOpen) {
   ASSERT_TRUE(store_->Ingest(Record("a", {Sha256(1)}, {Sha256(2)})).ok());
   store_.reset();
-  // Two nodes: the edge scan splits at source 1, so sources 0 and 1 land in
-  // the two ranges that are scanned on separate threads.
+  // A damaged edge from the first and from the last source, each removed
+  // again after its open failed.
   for (uint64_t near : {0, 1}) {
     internal::EdgeKey key;
     key.near = near;
