@@ -351,8 +351,14 @@ TEST_F(RevocationTest, DenyListListenerHearsEveryNewSequence) {
 TEST_F(RevocationTest, CheckAtAnswersFromTheHistory) {
   absl::Time before = absl::Now() - absl::Seconds(1);
   EnforceResult r = MustEnforce(MakePlan({{Sha256(1)}}));
-  absl::Time during = absl::Now();
+  // The store's own enforcement time, not this thread's absl::Now(): the two
+  // clocks are read on different sides of the enforcement, and absl::Now()
+  // is not guaranteed to be monotonic between them on a loaded machine.
+  absl::Time during = r.revocation.enforced_at;
   ASSERT_TRUE(store_->Lift(r.revocation.id, "erin", "fixed").ok());
+  absl::StatusOr<Revocation> lifted = store_->GetRevocation(r.revocation.id);
+  ASSERT_TRUE(lifted.ok()) << lifted.status();
+  ASSERT_GT(lifted->lifted_at, during);
 
   absl::StatusOr<CheckResult> then = store_->Check(Sha256(2), {.at = before});
   ASSERT_TRUE(then.ok());
