@@ -54,16 +54,21 @@
 #include "bench/peers/sql_peers.h"
 #include "bench/slo/gate_subscriber.h"
 #include "bench/slo/json_writer.h"
-#include "bench/slo/lineaged_process.h"
 #include "bench/slo/rpc_session.h"
 #include "engine/include/lineage/store.h"
 #include "rpc/include/lineage/rpc/client.h"
 #include "rpc/include/lineage/rpc/credentials.h"
+#include "tests/support/child_process.h"
 
 namespace lineage::bench {
 namespace {
 
 namespace fs = std::filesystem;
+using ::lineage::testing::DirectoryBytes;
+using ::lineage::testing::LineagedProcess;
+using ::lineage::testing::LoadAverage;
+using ::lineage::testing::ReadPeakRss;
+using ::lineage::testing::RunToExit;
 
 constexpr double kSloSeconds = 600;
 
@@ -512,7 +517,9 @@ absl::StatusOr<double> StartAndFirstCheck(kj::AsyncIoContext& io, LineagedProces
   SteadyClock::time_point t = SteadyClock::now();
   absl::Status s = daemon.Start({args.lineaged, "--db", db, "--listen", "127.0.0.1:0",
                                  "--max-message-mib", std::to_string(args.daemon_max_message_mib)},
-                                log, std::chrono::seconds(args.timeout_s));
+                                log, std::chrono::seconds(args.timeout_s),
+                                // Short: the restart figure includes the poll's granularity.
+                                std::chrono::milliseconds(2));
   if (!s.ok()) return s;
   RpcSession gate(io, daemon.port());
   if (s = gate.Login(gate_token); !s.ok()) return s;
@@ -733,23 +740,6 @@ struct IngestFigures {
 };
 
 // Runs argv to completion with stdout and stderr to `log`; its exit status.
-int RunProcess(const std::vector<std::string>& argv, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 IngestFigures MeasureSignedIngest(const Args& args, const SupplyChain& chain) {
   IngestFigures f;
@@ -773,9 +763,10 @@ IngestFigures MeasureSignedIngest(const Args& args, const SupplyChain& chain) {
   // Embedded: the CLI verifies and stores file by file.
   const std::string cli_db = args.work + "/ingest-cli-db";
   t = SteadyClock::now();
-  int rc = RunProcess({args.lineage_cli, "--db", cli_db, "ingest", "--policy", emitted->policy,
-                       "-q", out + "/attestations"},
-                      args.work + "/ingest-cli.log");
+  const std::string cli_log = args.work + "/ingest-cli.log";
+  int rc = RunToExit({args.lineage_cli, "--db", cli_db, "ingest", "--policy", emitted->policy, "-q",
+                      out + "/attestations"},
+                     {.stdout_path = cli_log, .stderr_path = cli_log});
   f.cli_s = Ms(SteadyClock::now() - t) / 1000;
   if (rc != 0) Fail(fmt::format("lineage ingest exited {}; see {}/ingest-cli.log", rc, args.work));
   {

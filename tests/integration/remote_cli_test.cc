@@ -30,12 +30,15 @@
 
 #include "rpc/include/lineage/rpc/client.h"
 #include "tests/cli/subprocess.h"
+#include "tests/integration/daemon_process.h"
+#include "tests/support/child_process.h"
 
 namespace lineage {
 namespace {
 
 namespace fs = std::filesystem;
 using ::lineage::testing::ProcessResult;
+using ::lineage::testing::ReadAll;
 using ::lineage::testing::RunProcess;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -44,13 +47,6 @@ const std::string kSamples = std::string(LINEAGE_SOURCE_DIR) + "/samples";
 constexpr char kFooPy[] = "sha256:74dc3727c6e89308b39e4dfedf787e37841198b1fa165a27c013544a60502549";
 constexpr char kFooTarGz[] =
     "sha256:52947cb78b91ad01fe81cd6aef42d1f6817e92b9e6936c1e5aabb7c98514f355";
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string Digest(int n) {
   return fmt::format("sha256:{:064x}", 0xfeed000 + n);
@@ -71,28 +67,16 @@ unsigned FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// A child process whose stderr goes to a file.
+// A child process whose stderr goes to a file (stdout: /dev/null).
 class Child {
  public:
   ~Child() { Kill(); }
 
-  void Start(std::vector<std::string> args, const std::string& log,
+  void Start(const std::vector<std::string>& args, const std::string& log,
              const std::vector<std::string>& env = {}) {
     log_ = log;
-    pid_ = fork();
+    pid_ = testing::SpawnChild(args, {.stdout_path = "", .stderr_path = log, .env = env});
     ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, STDERR_FILENO);
-      for (const std::string& e : env)
-        putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> argv;
-      for (std::string& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
   }
 
   // The exit status if the child ended within `millis`, else nullopt.
@@ -174,37 +158,24 @@ class RemoteCliTest : public ::testing::Test {
     return RunProcess(args, "", env);
   }
 
-  // Starts lineaged on `port` (0: any) and waits for its "listening" line.
+  // Starts lineaged on `port` (0: any); fails the test unless it listens
+  // within 20 s.
   void StartDaemon(unsigned port = 0, std::vector<std::string> extra = {}) {
     std::string log = fmt::format("{}/lineaged-{}.log", dir_, starts_++);
     std::vector<std::string> args = {LINEAGED_PATH, "--db", db_, "--listen",
                                      fmt::format("127.0.0.1:{}", port)};
     args.insert(args.end(), extra.begin(), extra.end());
-    daemon_.Start(args, log);
-    std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-    bool up = WaitFor(
-        [&] {
-          std::smatch m;
-          std::string text = daemon_.log();
-          if (!std::regex_search(text, m, listening)) return false;
-          port_ = static_cast<unsigned>(std::stoul(m[1]));
-          return true;
-        },
-        20000);
-    ASSERT_TRUE(up) << daemon_.log();
+    daemon_.Start(args, log, std::chrono::seconds(20));
+    port_ = daemon_.port();
   }
 
-  int StopDaemon() {
-    daemon_.Signal(SIGTERM);
-    std::optional<int> code = daemon_.WaitExit(10000);
-    if (!code) daemon_.Kill();
-    return code.value_or(-1);
-  }
+  // SIGTERM; the exit code, or -2 if it had to be killed after 10 s.
+  int StopDaemon() { return daemon_.Stop(std::chrono::seconds(10)); }
 
   std::string dir_;
   std::string db_;
   std::map<std::string, std::string> tokens_;
-  Child daemon_;
+  testing::DaemonProcess daemon_;
   std::string host_ = "127.0.0.1";
   unsigned port_ = 0;
   int starts_ = 0;
