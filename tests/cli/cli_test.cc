@@ -10,12 +10,12 @@
 
 #include "absl/status/statusor.h"
 #include "ingest/include/lineage/ingest/crypto.h"
+#include "tests/cli/cli_fixture.h"
 #include "tests/cli/subprocess.h"
 
 namespace lineage {
 namespace {
 
-namespace fs = std::filesystem;
 using ::lineage::testing::ProcessResult;
 using ::lineage::testing::ReadFile;
 using ::lineage::testing::RunProcess;
@@ -31,35 +31,9 @@ constexpr char kFooPy[] = "sha256:74dc3727c6e89308b39e4dfedf787e37841198b1fa165a
 constexpr char kFooTarGz[] =
     "sha256:52947cb78b91ad01fe81cd6aef42d1f6817e92b9e6936c1e5aabb7c98514f355";
 
-class CliTest : public ::testing::Test {
+class CliTest : public testing::CliFixture {
  protected:
-  void SetUp() override {
-    dir_ = testing::MakeTempDir("lineage-cli-");
-    db_ = dir_ + "/db";
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  ProcessResult Lineage(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--db", db_});
-    return RunProcess(args, input);
-  }
-
-  ProcessResult IngestSamples() {
-    return Lineage({"ingest", "--policy", kSamples + "/policy.json", kSamples + "/attestations"});
-  }
-
-  // Parses stdout as JSON; the returned element lives as long as parser_.
-  simdjson::dom::element Json(const ProcessResult& r) {
-    json_text_ = r.out;
-    return parser_.parse(json_text_);
-  }
-
-  std::string dir_;
-  std::string db_;
-  simdjson::dom::parser parser_;
-  std::string json_text_;
+  CliTest() : CliFixture("lineage-cli-") {}
 };
 
 TEST_F(CliTest, IngestOfSamplesAcceptsEveryFileAndSummarises) {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "tests/cli/cli_fixture.h"
 #include "tests/cli/subprocess.h"
 
 namespace lineage {
@@ -35,27 +36,14 @@ constexpr char kFooTarGz[] =
 
 constexpr char kReason[] = "INC-7: foo.py was tampered with";
 
-class GateExampleTest : public ::testing::Test {
+class GateExampleTest : public testing::CliFixture {
  protected:
-  void SetUp() override {
-    // The gate's settings come from each test, never from the caller's
-    // environment (RunProcess appends to it, and the first entry wins).
-    for (const char* name : {"LINEAGE_PRINCIPAL", "LINEAGE", "LINEAGE_DB", "LINEAGE_UNKNOWN",
-                             "LINEAGE_SERVER", "LINEAGE_TOKEN"})
-      unsetenv(name);
-    dir_ = testing::MakeTempDir("lineage-gate-");
-    db_ = dir_ + "/db";
-    ProcessResult r =
-        Lineage({"ingest", "--policy", kSamples + "/policy.json", kSamples + "/attestations"});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  GateExampleTest() : CliFixture("lineage-gate-") {}
 
-  ProcessResult Lineage(std::vector<std::string> args) {
-    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--db", db_});
-    return RunProcess(args);
+  void SetUp() override {
+    CliFixture::SetUp();
+    ProcessResult r = IngestSamples();
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 
   // Runs tools/gates/deploy.sh as a pipeline would: the binary and the
@@ -78,19 +66,6 @@ class GateExampleTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     ASSERT_THAT(r.out, HasSubstr("enforced   rev-1"));
   }
-
-  simdjson::dom::element Json(const std::string& text) {
-    json_text_ = text;
-    simdjson::dom::element doc;
-    auto error = parser_.parse(json_text_).get(doc);
-    EXPECT_EQ(error, simdjson::SUCCESS) << text;
-    return doc;
-  }
-
-  std::string dir_;
-  std::string db_;
-  simdjson::dom::parser parser_;
-  std::string json_text_;
 };
 
 TEST_F(GateExampleTest, DeployScriptDeploysAnAllowedDigest) {

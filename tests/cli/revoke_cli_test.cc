@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 
 #include "engine/include/lineage/store.h"
+#include "tests/cli/cli_fixture.h"
 #include "tests/cli/subprocess.h"
 
 namespace lineage {
@@ -84,21 +85,13 @@ std::string FindDot() {
   return "";
 }
 
-class RevokeCliTest : public ::testing::Test {
+class RevokeCliTest : public testing::CliFixture {
  protected:
-  void SetUp() override {
-    // Principals must come from each test's flags or env, never the caller's.
-    unsetenv("LINEAGE_PRINCIPAL");
-    dir_ = testing::MakeTempDir("lineage-revoke-cli-");
-    db_ = dir_ + "/db";
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
+  RevokeCliTest() : CliFixture("lineage-revoke-cli-") {}
 
+  // The test's env entries, no stdin.
   ProcessResult Lineage(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
-    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--db", db_});
-    return RunProcess(args, "", env);
+    return CliFixture::Lineage(std::move(args), "", env);
   }
 
   void IngestStatement(int subject, const std::vector<int>& materials,
@@ -116,29 +109,11 @@ class RevokeCliTest : public ::testing::Test {
     IngestStatement(10, {11}, kBuilderB);
   }
 
-  ProcessResult IngestSamples() {
-    return Lineage({"ingest", "--policy", kSamples + "/policy.json", kSamples + "/attestations"});
-  }
-
   // Revokes `digest` at once (small closure) and expects success.
   void RevokeDigest(const std::string& digest, const std::string& reason = "INC-1: bad base") {
     ProcessResult r = Lineage({"revoke", "--digest", digest, "--reason", reason, "--as", "alice"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
-
-  // Parses stdout as JSON; the element lives until the next call.
-  simdjson::dom::element Json(const ProcessResult& r) {
-    json_text_ = r.out;
-    simdjson::dom::element doc;
-    auto error = parser_.parse(json_text_).get(doc);
-    EXPECT_EQ(error, simdjson::SUCCESS) << r.out << r.err;
-    return doc;
-  }
-
-  std::string dir_;
-  std::string db_;
-  simdjson::dom::parser parser_;
-  std::string json_text_;
 };
 
 std::string Str(simdjson::dom::element e) {

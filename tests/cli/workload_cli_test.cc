@@ -11,12 +11,12 @@
 #include <simdjson.h>
 
 #include "engine/include/lineage/store.h"
+#include "tests/cli/cli_fixture.h"
 #include "tests/cli/subprocess.h"
 
 namespace lineage {
 namespace {
 
-namespace fs = std::filesystem;
 using ::lineage::testing::ProcessResult;
 using ::lineage::testing::ReadFile;
 using ::lineage::testing::RunProcess;
@@ -31,30 +31,11 @@ constexpr char kWeb[] = "sha256:4b5e57f6eb2f42b9039b3d1e13929295f231749c510cbe34
 constexpr char kWebAfterRollout[] =
     "sha256:826b67675c319607d39129f4ead85a609ec3e220b5a5ea620494b4ec0b06ff75";
 
-class WorkloadCliTest : public ::testing::Test {
+class WorkloadCliTest : public testing::CliFixture {
  protected:
-  void SetUp() override {
-    dir_ = testing::MakeTempDir("lineage-workload-cli-");
-    db_ = dir_ + "/db";
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
-  ProcessResult Lineage(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {LINEAGE_CLI_PATH, "--db", db_});
-    return RunProcess(args, input);
-  }
+  WorkloadCliTest() : CliFixture("lineage-workload-cli-") {}
 
   std::string Data(const std::string& name) { return kInventories + "/" + name; }
-
-  // Parses stdout as JSON; the element lives until the next call.
-  simdjson::dom::element Json(const ProcessResult& r) {
-    json_text_ = r.out;
-    simdjson::dom::element doc;
-    EXPECT_EQ(parser_.parse(json_text_).get(doc), simdjson::SUCCESS) << r.out;
-    return doc;
-  }
 
   // "cluster workload-ref" -> images, from `workloads list --json`.
   std::map<std::string, std::vector<std::string>> ListWorkloads() {
@@ -71,11 +52,6 @@ class WorkloadCliTest : public ::testing::Test {
     }
     return out;
   }
-
-  std::string dir_;
-  std::string db_;
-  simdjson::dom::parser parser_;
-  std::string json_text_;
 };
 
 TEST_F(WorkloadCliTest, IngestOfKubectlInventoryStoresItsWorkloads) {
