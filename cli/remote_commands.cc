@@ -600,8 +600,12 @@ class GateWatch {
     return n;
   }
 
-  // Rewrites the whole file. TODO(perf): a deny list of millions of digests
-  // is rewritten in full after every batch; fine for batches seconds apart.
+  // Rewrites the whole file: a file-based gate reads one complete document.
+  // The cost stays bounded however fast revocations come: this runs inside
+  // the push callback, the daemon sends its next push only after the
+  // callback returns, and that push carries every delta pending by then. A
+  // rewrite that takes seconds (millions of digests) makes the next batch
+  // larger; writes never queue up behind each other.
   bool Write() {
     absl::Status written = WriteFileAtomically(
         args_.out, SnapshotDocument(args_.format, list_.Snapshot(), absl::Now()));
