@@ -32,6 +32,7 @@
 #include "tests/cli/subprocess.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/support/child_process.h"
+#include "tests/support/tls_certificates.h"
 
 namespace lineage {
 namespace {
@@ -622,23 +623,9 @@ TEST_F(RemoteCliTest, MessageLimitCutsTheExportIntoPages) {
   EXPECT_EQ(digests(small_env.out), digests(whole.out));
 }
 
-// A CA, a server certificate for localhost and a client certificate, made
-// with the openssl command line.
+// ca.pem, server.pem and client.pem (with keys) in `dir`.
 void MakeCertificates(const std::string& dir) {
-  std::string script = fmt::format(
-      "cd {} && set -e && "
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
-      "-out ca.pem -days 1 -subj /CN=lineage-test-ca 2>/dev/null && "
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key "
-      "-out other.pem -days 1 -subj /CN=other-ca 2>/dev/null && "
-      "printf 'subjectAltName=DNS:localhost\\n' > san.ext && "
-      "for who in server client; do "
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key "
-      "-out $who.csr -subj /CN=localhost 2>/dev/null && "
-      "openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem "
-      "-days 1 -extfile san.ext 2>/dev/null; done",
-      dir);
-  ASSERT_EQ(system(script.c_str()), 0);
+  ASSERT_TRUE(testing::MakeTestCertificates(dir)) << "openssl failed in " << dir;
 }
 
 // The CLI reaches a TLS lineaged that requires client certificates: with

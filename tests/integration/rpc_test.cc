@@ -29,6 +29,7 @@
 #include "rpc/src/convert.h"
 #include "schemas/lineage.capnp.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/support/tls_certificates.h"
 
 namespace lineage::rpc {
 namespace {
@@ -156,6 +157,25 @@ class RpcTest : public ::testing::Test {
     daemon_->Start();
   }
 
+  // Subscribes `seen` from `after_seq`. The answer holds the Subscription:
+  // dropping it ends the push.
+  capnp::Response<schema::Gate::SubscribeResults> Subscribe(schema::Gate::Client& gate,
+                                                            uint64_t after_seq,
+                                                            RecordingSubscriber::Seen* seen) {
+    auto request = gate.subscribeRequest();
+    request.setAfterSeq(after_seq);
+    request.setSubscriber(kj::heap<RecordingSubscriber>(seen));
+    return request.send().wait(io_.waitScope);
+  }
+
+  // Closes the test's connection, stops the daemon (SIGTERM) and starts it
+  // again on the same database with `args`.
+  void RestartDaemon(std::vector<std::string> args) {
+    conn_.reset();
+    daemon_->Stop();
+    StartDaemon(std::move(args));
+  }
+
   // A fresh connection to the daemon; the previous one is closed.
   schema::Lineage::Client Connect() {
     conn_.reset();
@@ -184,6 +204,18 @@ class RpcTest : public ::testing::Test {
     return done();
   }
 
+  // The request's documents: names[i] with contents[i].
+  template <typename Request>
+  static void SetDocuments(Request& request, const std::vector<std::string>& names,
+                           const std::vector<std::string>& contents) {
+    auto docs = request.initDocuments(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      docs[i].setName(Text(names[i]));
+      docs[i].setContent(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(contents[i].data()),
+                                             contents[i].size()));
+    }
+  }
+
   void IngestSamples(schema::Ingest::Client& ingest) {
     auto request = ingest.ingestRequest();
     std::vector<std::string> files;
@@ -192,12 +224,7 @@ class RpcTest : public ::testing::Test {
     std::vector<std::string> contents;
     for (const std::string& f : files)
       contents.push_back(ReadAll(f));
-    auto docs = request.initDocuments(files.size());
-    for (size_t i = 0; i < files.size(); ++i) {
-      docs[i].setName(Text(files[i]));
-      docs[i].setContent(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(contents[i].data()),
-                                             contents[i].size()));
-    }
+    SetDocuments(request, files, contents);
     auto response = request.send().wait(io_.waitScope);
     ASSERT_EQ(response.getStatus().getCode(), 0u);
     for (auto item : response.getItems())
@@ -400,12 +427,7 @@ TEST_F(RpcTest, IngestKeepsDocumentOrderAndVerdictsAcrossVerifiers) {
   contents.push_back(contents.front());
 
   auto request = ingest.ingestRequest();
-  auto docs = request.initDocuments(names.size());
-  for (size_t i = 0; i < names.size(); ++i) {
-    docs[i].setName(Text(names[i]));
-    docs[i].setContent(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(contents[i].data()),
-                                           contents[i].size()));
-  }
+  SetDocuments(request, names, contents);
   auto response = request.send().wait(io_.waitScope);
   ASSERT_EQ(response.getStatus().getCode(), 0u);
   // Each item's source starts with its document's name, in document order
@@ -552,10 +574,7 @@ TEST_F(RpcTest, SubscriberGetsMissedThenLiveDeltasInOrderOnce) {
 
   schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
   RecordingSubscriber::Seen seen;
-  auto subscribe = gate.subscribeRequest();
-  subscribe.setAfterSeq(0);
-  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
-  auto subscription = subscribe.send().wait(io_.waitScope);
+  auto subscription = Subscribe(gate, 0, &seen);
   ASSERT_EQ(subscription.getStatus().getCode(), 0u);
   ASSERT_TRUE(WaitFor([&] { return seen.seqs.size() >= 2; }));
 
@@ -576,10 +595,7 @@ TEST_F(RpcTest, ResubscribingGateResumesFromItsLastSequence) {
   RevokeDigest(responder, Digest(3));
 
   RecordingSubscriber::Seen seen;
-  auto subscribe = gate.subscribeRequest();
-  subscribe.setAfterSeq(2);
-  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
-  auto subscription = subscribe.send().wait(io_.waitScope);
+  auto subscription = Subscribe(gate, 2, &seen);
   ASSERT_TRUE(WaitFor([&] { return !seen.seqs.empty(); }));
   io_.provider->getTimer().afterDelay(50 * kj::MILLISECONDS).wait(io_.waitScope);
   EXPECT_THAT(seen.seqs, ElementsAre(3));
@@ -593,10 +609,7 @@ TEST_F(RpcTest, DaemonRestartTellsSubscribersAndKeepsState) {
     RevokeDigest(responder, Digest(1));
 
     RecordingSubscriber::Seen seen;
-    auto subscribe = gate.subscribeRequest();
-    subscribe.setAfterSeq(0);
-    subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
-    auto subscription = subscribe.send().wait(io_.waitScope);
+    auto subscription = Subscribe(gate, 0, &seen);
     ASSERT_TRUE(WaitFor([&] { return seen.seqs.size() == 1; }));
 
     // SIGTERM while this connection is open: the daemon drains and asks the
@@ -617,10 +630,7 @@ TEST_F(RpcTest, DaemonRestartTellsSubscribersAndKeepsState) {
   RevokeDigest(responder, Digest(2));
 
   RecordingSubscriber::Seen seen;
-  auto subscribe = gate.subscribeRequest();
-  subscribe.setAfterSeq(1);
-  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
-  auto subscription = subscribe.send().wait(io_.waitScope);
+  auto subscription = Subscribe(gate, 1, &seen);
   ASSERT_TRUE(WaitFor([&] { return !seen.seqs.empty(); }));
   EXPECT_THAT(seen.seqs, ElementsAre(2));
 }
@@ -634,10 +644,7 @@ TEST_F(RpcTest, SlowSubscriberIsToldToResync) {
 
   RecordingSubscriber::Seen seen;
   seen.hold_first = true;
-  auto subscribe = gate.subscribeRequest();
-  subscribe.setAfterSeq(0);
-  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
-  auto subscription = subscribe.send().wait(io_.waitScope);
+  auto subscription = Subscribe(gate, 0, &seen);
   RevokeDigest(responder, Digest(1));
   ASSERT_TRUE(WaitFor([&] { return seen.hold.get() != nullptr; }));
   // While the gate sits on delta 1, four more arrive: beyond the limit.
@@ -664,17 +671,12 @@ TEST_F(RpcTest, LargeDeltaIsPushedInPartsUnderASmallMessageLimit) {
     schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
     seq = RevokeDigests(lineage, responder, 1, kN);
   }
-  conn_.reset();
-  daemon_->Stop();
-  StartDaemon({"--max-message-mib", "1"});
+  RestartDaemon({"--max-message-mib", "1"});
   schema::Lineage::Client lineage = Connect();
   schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
 
   RecordingSubscriber::Seen seen;
-  auto subscribe = gate.subscribeRequest();
-  subscribe.setAfterSeq(0);
-  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
-  auto subscription = subscribe.send().wait(io_.waitScope);
+  auto subscription = Subscribe(gate, 0, &seen);
   ASSERT_EQ(subscription.getStatus().getCode(), 0u);
   ASSERT_TRUE(WaitFor([&] { return seen.added.size() >= kN; }, 30000))
       << seen.added.size() << " digests pushed\n"
@@ -774,17 +776,12 @@ TEST_F(RpcTest, CatchUpPageOfTwoLargeDeltasFitsTheLimit) {
     a = RevokeDigests(lineage, responder, 1, 7500);
     b = RevokeDigests(lineage, responder, 10001, 7500);
   }
-  conn_.reset();
-  daemon_->Stop();
-  StartDaemon({"--max-message-mib", "1"});
+  RestartDaemon({"--max-message-mib", "1"});
   schema::Lineage::Client lineage = Connect();
   schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
 
   RecordingSubscriber::Seen seen;
-  auto subscribe = gate.subscribeRequest();
-  subscribe.setAfterSeq(0);
-  subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
-  auto subscription = subscribe.send().wait(io_.waitScope);
+  auto subscription = Subscribe(gate, 0, &seen);
   ASSERT_TRUE(WaitFor([&] { return seen.added.size() >= 15000; }, 30000))
       << seen.added.size() << " digests pushed\n"
       << daemon_->log();
@@ -927,21 +924,9 @@ TEST_F(RpcTest, MetricsAreValidPrometheusTextAndCountChecks) {
   EXPECT_THAT(HttpGet(io_, daemon_->http_port(), "/nothing"), HasSubstr("404"));
 }
 
-// A CA, a server certificate for localhost and a client certificate, made
-// with the openssl command line.
+// ca.pem, server.pem and client.pem (with keys) in `dir`.
 void MakeCertificates(const std::string& dir) {
-  std::string script = fmt::format(
-      "cd {} && set -e && "
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
-      "-out ca.pem -days 1 -subj /CN=lineage-test-ca 2>/dev/null && "
-      "printf 'subjectAltName=DNS:localhost\\n' > san.ext && "
-      "for who in server client; do "
-      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key "
-      "-out $who.csr -subj /CN=localhost 2>/dev/null && "
-      "openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem "
-      "-days 1 -extfile san.ext 2>/dev/null; done",
-      dir);
-  ASSERT_EQ(system(script.c_str()), 0);
+  ASSERT_TRUE(testing::MakeTestCertificates(dir)) << "openssl failed in " << dir;
 }
 
 TEST_F(RpcTest, TlsWithClientCertificatesServesOnlyTrustedClients) {
