@@ -51,6 +51,8 @@ struct Context {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  // The name the daemon's certificate must carry; empty: --server's host.
+  std::string tls_server_name;
   // The largest RPC message --server accepts, in MiB (a deny-list delta of
   // a million digests is about 80 MiB). Default: 64, Cap'n Proto's own.
   uint64_t max_message_mib = 64;

@@ -291,6 +291,10 @@ void RemoteCli::Add(CLI::App& app, lineage::cli::Context& ctx) {
   app.add_option("--tls-key", ctx.tls_key,
                  "PEM private key of --tls-cert (default: $LINEAGE_TLS_KEY)")
       ->envname("LINEAGE_TLS_KEY");
+  app.add_option("--tls-server-name", ctx.tls_server_name,
+                 "The name lineaged's certificate must carry, when --server names it otherwise "
+                 "(an IP address, an alias); default: --server's host, $LINEAGE_TLS_SERVER_NAME")
+      ->envname("LINEAGE_TLS_SERVER_NAME");
 
   CLI::App* admin_cmd = app.add_subcommand("admin", "Administration of the lineaged daemon");
   admin_cmd->require_subcommand(1);

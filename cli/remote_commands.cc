@@ -54,6 +54,7 @@ rpc::ClientOptions Options(const Context& ctx) {
   options.tls_ca = ctx.tls_ca;
   options.tls_cert = ctx.tls_cert;
   options.tls_key = ctx.tls_key;
+  options.tls_server_name = ctx.tls_server_name;
   options.max_message_bytes = ctx.max_message_mib << 20;
   return options;
 }

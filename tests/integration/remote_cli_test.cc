@@ -681,6 +681,20 @@ TEST_F(RemoteCliTest, TlsDaemonWithoutClientCertificates) {
   ProcessResult ok = Remote("reader", {"--tls-ca", dir_ + "/ca.pem", "descendants", kFooPy});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, Embedded({"descendants", kFooPy}).out);  // read-only open beside the daemon
+
+  // By address, the certificate's name must be given: it names localhost,
+  // not 127.0.0.1.
+  host_ = "127.0.0.1";
+  ProcessResult by_address =
+      Remote("reader", {"--tls-ca", dir_ + "/ca.pem", "descendants", kFooPy});
+  EXPECT_EQ(by_address.exit_code, 8) << by_address.err;
+  ProcessResult named = Remote("reader", {"--tls-ca", dir_ + "/ca.pem", "--tls-server-name",
+                                          "localhost", "descendants", kFooPy});
+  EXPECT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(named.out, ok.out);
+  ProcessResult wrong = Remote("reader", {"--tls-ca", dir_ + "/ca.pem", "--tls-server-name",
+                                          "elsewhere.example", "descendants", kFooPy});
+  EXPECT_EQ(wrong.exit_code, 8) << wrong.err;
 }
 
 TEST_F(RemoteCliTest, AdminTokenCreateListRevoke) {
