@@ -47,6 +47,13 @@ std::string Describe(const kj::Exception& e) {
 // KJ's exception types carry the retry advice; a client maps them once,
 // here. Disconnects and overload are the daemon being (temporarily) gone.
 absl::Status FromKj(const kj::Exception& e, std::string_view what, std::string_view address) {
+  // The daemon cuts off the capabilities of a credential revoked while its
+  // connection was open with this marker (rpc/src/server.cc GrantPolicy):
+  // a refused token, not a broken daemon.
+  if (std::string_view(e.getDescription().cStr()).find("unauthenticated: ") !=
+      std::string_view::npos) {
+    return absl::UnauthenticatedError(fmt::format("{}: {}", what, Describe(e)));
+  }
   switch (e.getType()) {
     case kj::Exception::Type::DISCONNECTED:
     case kj::Exception::Type::OVERLOADED:

@@ -12,8 +12,10 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
+#include <capnp/membrane.h>
 #include <capnp/message.h>
 #include <kj/async.h>
 #include <kj/debug.h>
@@ -129,6 +131,94 @@ class IngestSequencer {
   uint64_t next_to_store_ = 0;
   std::map<uint64_t, std::function<void()>> ready_;
 };
+
+// ---- Revocable logins ----
+
+class GrantRegistry;
+
+// What one login granted. Every capability a login hands out sits behind a
+// Cap'n Proto membrane with this policy, so revoking the credential cuts
+// all of them at once: calls in flight are cancelled, later calls fail with
+// an exception naming the revocation, and the subscriber capabilities the
+// holder passed in (its deny-list pushes) are dropped with them. Without
+// it a revoked token's live connection would keep its role until it
+// disconnected. Event loop thread only, as is the registry.
+class GrantPolicy final : public capnp::MembranePolicy, public kj::Refcounted {
+ public:
+  GrantPolicy(std::shared_ptr<GrantRegistry> registry, std::string name, std::string token_sha256);
+  ~GrantPolicy() noexcept(false) override;
+
+  kj::Maybe<capnp::Capability::Client> inboundCall(uint64_t, uint16_t,
+                                                   capnp::Capability::Client) override {
+    return nullptr;  // every call passes until the grant is revoked
+  }
+  kj::Maybe<capnp::Capability::Client> outboundCall(uint64_t, uint16_t,
+                                                    capnp::Capability::Client) override {
+    return nullptr;
+  }
+  kj::Own<capnp::MembranePolicy> addRef() override { return kj::addRef(*this); }
+  kj::Maybe<kj::Promise<void>> onRevoked() override { return revoked_.addBranch(); }
+
+  const std::string& name() const { return name_; }
+  const std::string& token_sha256() const { return token_sha256_; }
+  void Revoke();
+
+ private:
+  std::shared_ptr<GrantRegistry> registry_;
+  std::string name_;
+  std::string token_sha256_;
+  kj::Own<kj::PromiseFulfiller<void>> fulfiller_;
+  kj::ForkedPromise<void> revoked_;
+};
+
+// The live grants, so that a credential change can revoke those it no
+// longer backs. Shared by the server and every policy (a capability may
+// outlive the server object while its connection winds down).
+class GrantRegistry {
+ public:
+  void Add(GrantPolicy* grant) { grants_.insert(grant); }
+  void Remove(GrantPolicy* grant) { grants_.erase(grant); }
+
+  // Revokes every live grant whose credential `stands` no longer vouches
+  // for (revoked, deleted, or re-created with another token); returns how
+  // many.
+  size_t RevokeUnless(const std::function<bool(const GrantPolicy&)>& stands) {
+    std::vector<GrantPolicy*> gone;
+    for (GrantPolicy* grant : grants_) {
+      if (!stands(*grant)) gone.push_back(grant);
+    }
+    for (GrantPolicy* grant : gone) {
+      grants_.erase(grant);
+      grant->Revoke();
+    }
+    return gone.size();
+  }
+
+ private:
+  std::set<GrantPolicy*> grants_;
+};
+
+GrantPolicy::GrantPolicy(std::shared_ptr<GrantRegistry> registry, std::string name,
+                         std::string token_sha256)
+    : registry_(std::move(registry)),
+      name_(std::move(name)),
+      token_sha256_(std::move(token_sha256)),
+      revoked_(nullptr) {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  fulfiller_ = kj::mv(paf.fulfiller);
+  revoked_ = paf.promise.fork();
+  registry_->Add(this);
+}
+
+GrantPolicy::~GrantPolicy() noexcept(false) {
+  registry_->Remove(this);
+}
+
+void GrantPolicy::Revoke() {
+  // The client maps "unauthenticated:" to absl's Unauthenticated.
+  fulfiller_->reject(KJ_EXCEPTION(
+      FAILED, kj::str("unauthenticated: the credential \"", name_.c_str(), "\" was revoked")));
+}
 
 class ServerImpl;
 
@@ -550,8 +640,11 @@ class ServerImpl final : public Server {
   absl::Status ReloadCredentials() override {
     absl::StatusOr<CredentialStore> fresh = CredentialStore::Load(options_.credentials_path);
     if (!fresh.ok()) return fresh.status();
-    std::lock_guard lock(mu_);
-    credentials_ = *std::move(fresh);
+    {
+      std::lock_guard lock(mu_);
+      credentials_ = *std::move(fresh);
+    }
+    RevokeStaleGrants();
     return absl::OkStatus();
   }
 
@@ -721,8 +814,37 @@ class ServerImpl final : public Server {
     return credentials_.Create(name, role, absl::Now());
   }
   absl::Status RevokeToken(std::string_view name) {
-    std::lock_guard lock(mu_);
-    return credentials_.Revoke(name);
+    absl::Status revoked;
+    {
+      std::lock_guard lock(mu_);
+      revoked = credentials_.Revoke(name);
+    }
+    if (revoked.ok()) RevokeStaleGrants();
+    return revoked;
+  }
+
+  // A new login's policy: its capabilities live until the credential is
+  // revoked (RevokeToken, or ReloadCredentials of a file that revoked it).
+  kj::Own<GrantPolicy> NewGrant(const Credential& who) {
+    return kj::refcounted<GrantPolicy>(grants_, who.name, who.token_sha256);
+  }
+
+  // Cuts off every live login whose credential no longer stands.
+  void RevokeStaleGrants() {
+    std::set<std::pair<std::string, std::string>> standing;
+    {
+      std::lock_guard lock(mu_);
+      for (const Credential& c : credentials_.credentials()) {
+        if (!c.revoked) standing.emplace(c.name, c.token_sha256);
+      }
+    }
+    size_t n = grants_->RevokeUnless([&](const GrantPolicy& grant) {
+      return standing.contains({grant.name(), grant.token_sha256()});
+    });
+    if (n > 0) {
+      LINEAGE_LOG(logger_.get(), kInfo, "cut off {} live login{} of revoked credentials", n,
+                  n == 1 ? "" : "s");
+    }
   }
   std::vector<Credential> ListTokens() {
     std::lock_guard lock(mu_);
@@ -742,6 +864,7 @@ class ServerImpl final : public Server {
   uint64_t next_request_ = 0;  // event loop thread only
   std::mutex mu_;              // guards credentials_ and options_.policy
   CredentialStore credentials_;
+  std::shared_ptr<GrantRegistry> grants_ = std::make_shared<GrantRegistry>();
   Metrics metrics_;
   std::unique_ptr<DenyListHub> hub_;
   // The listener's wakeup of the event loop (see the constructor). Declared
@@ -1437,25 +1560,28 @@ class LineageImpl final : public schema::Lineage::Server {
     FillStatus(results.initStatus(), absl::OkStatus());
     results.setRole(ToSchema(who->role));
     // Exactly one capability: what a token's role does not grant, its holder
-    // has no reference to.
+    // has no reference to. It is revocable (GrantPolicy).
+    kj::Own<GrantPolicy> grant = server_->NewGrant(*who);
     switch (who->role) {
       case Role::kGate:
-        results.setGate(kj::heap<GateImpl>(server_));
+        results.setGate(capnp::membrane(kj::heap<GateImpl>(server_), kj::mv(grant)));
         break;
       case Role::kIngest:
-        results.setIngest(kj::heap<IngestImpl>(server_));
+        results.setIngest(capnp::membrane(kj::heap<IngestImpl>(server_), kj::mv(grant)));
         break;
       case Role::kReader:
-        results.setReader(kj::heap<ReaderImpl>(server_));
+        results.setReader(capnp::membrane(kj::heap<ReaderImpl>(server_), kj::mv(grant)));
         break;
       case Role::kResponder:
-        results.setResponder(kj::heap<ResponderImpl>(server_, who->name));
+        results.setResponder(
+            capnp::membrane(kj::heap<ResponderImpl>(server_, who->name), kj::mv(grant)));
         break;
       case Role::kApprover:
-        results.setApprover(kj::heap<ApproverImpl>(server_, who->name));
+        results.setApprover(
+            capnp::membrane(kj::heap<ApproverImpl>(server_, who->name), kj::mv(grant)));
         break;
       case Role::kAdmin:
-        results.setAdmin(kj::heap<AdminImpl>(server_));
+        results.setAdmin(capnp::membrane(kj::heap<AdminImpl>(server_), kj::mv(grant)));
         break;
     }
     LINEAGE_LOG(server_->logger(), kInfo, "login: {} as {}", who->name, RoleName(who->role));

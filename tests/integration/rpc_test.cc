@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -1021,6 +1022,79 @@ TEST_F(RpcTest, HangupReloadsCredentialsWrittenBehindTheDaemonsBack) {
   EXPECT_EQ(Login(lineage, *late).getStatus().getCode(), 0u);
   // Tokens that existed before the reload still work.
   EXPECT_EQ(Login(lineage, Token(Role::kGate)).getStatus().getCode(), 0u);
+}
+
+// Revoking a credential cuts off the capabilities its live logins hold,
+// not only its next login: calls fail, pushes to its subscriber stop, and
+// other credentials on the same connection keep working. Both ways of
+// revoking: Admin.revokeToken, and the file edited plus SIGHUP.
+TEST_F(RpcTest, RevokingATokenCutsOffItsLiveCapabilities) {
+  schema::Lineage::Client lineage = Connect();
+  schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+  schema::Admin::Client admin = Login(lineage, Token(Role::kAdmin)).getAdmin();
+  RecordingSubscriber::Seen seen;
+  auto subscription = Subscribe(gate, 0, &seen);
+  ASSERT_EQ(subscription.getStatus().getCode(), 0u);
+  RevokeDigest(responder, Digest(1));
+  ASSERT_TRUE(WaitFor([&] { return seen.seqs.size() == 1; }));
+  EXPECT_FALSE(Check(gate, Digest(2)));
+  // The same credential through the library client, on a connection of
+  // its own (and a thread: the client runs its own event loop), logged in
+  // before the revocation and asked again after it.
+  std::promise<absl::Status> before_promise;
+  std::promise<void> revoked_promise;
+  absl::Status after;
+  std::thread library_client(
+      [&, address = fmt::format("127.0.0.1:{}", daemon_->port()), token = Token(Role::kGate)] {
+        absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect({address, token});
+        if (!client.ok()) {
+          before_promise.set_value(client.status());
+          return;
+        }
+        before_promise.set_value((*client)->Check(Digest(1), UnknownPolicy::kAllow).status());
+        revoked_promise.get_future().wait();
+        after = (*client)->Check(Digest(1), UnknownPolicy::kAllow).status();
+      });
+  absl::Status before = before_promise.get_future().get();
+  if (!before.ok()) library_client.join();
+  ASSERT_TRUE(before.ok()) << before;
+
+  auto revoke = admin.revokeTokenRequest();
+  revoke.setName(Text("test-gate"));
+  ASSERT_EQ(revoke.send().wait(io_.waitScope).getStatus().getCode(), 0u);
+
+  auto check = gate.checkRequest();
+  check.setDigest(Text(Digest(1)));
+  try {
+    check.send().wait(io_.waitScope);
+    ADD_FAILURE() << "a revoked gate credential still answers checks";
+  } catch (const kj::Exception& e) {
+    EXPECT_THAT(e.getDescription().cStr(), HasSubstr("\"test-gate\" was revoked"));
+  }
+  revoked_promise.set_value();
+  library_client.join();
+  EXPECT_EQ(after.code(), absl::StatusCode::kUnauthenticated) << after;
+  RevokeDigest(responder, Digest(2));
+  io_.provider->getTimer().afterDelay(200 * kj::MILLISECONDS).wait(io_.waitScope);
+  EXPECT_THAT(seen.seqs, ElementsAre(1)) << "pushes continued to a revoked gate";
+  EXPECT_EQ(Login(lineage, Token(Role::kGate)).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kUnauthenticated));
+  // The reader's credential still stands.
+  EXPECT_EQ(reader.statsRequest().send().wait(io_.waitScope).getStatus().getCode(), 0u);
+
+  // Behind the daemon's back, then SIGHUP.
+  absl::StatusOr<CredentialStore> creds = CredentialStore::Load(dir_ + "/db/credentials");
+  ASSERT_TRUE(creds.ok());
+  ASSERT_TRUE(creds->Revoke("test-reader").ok());
+  ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return daemon_->log().find("cut off 1 live login") != std::string::npos;
+  })) << daemon_->log();
+  EXPECT_TRUE(Throws(reader.statsRequest().send()));
+  // The responder was never revoked.
+  EXPECT_EQ(RevokeDigest(responder, Digest(3)), 3u);
 }
 
 TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {

@@ -71,6 +71,10 @@ class Server {
   // A new reference to the bootstrap capability (schema::Lineage).
   virtual capnp::Capability::Client Bootstrap() = 0;
   // Re-reads the credentials file (SIGHUP); on error the old ones stay.
+  // Every live login whose credential the new file revokes, drops or gives
+  // another token loses its capabilities at once (their calls fail with
+  // "unauthenticated: ..."), not only at its next login. REQUIRES: called on
+  // the event loop thread.
   virtual absl::Status ReloadCredentials() = 0;
   // Replaces the trust policy (SIGHUP).
   virtual void SetPolicy(std::shared_ptr<const ingest::TrustPolicy> policy) = 0;
