@@ -16,10 +16,10 @@ $Cxx.namespace("lineage::rpc::schema");
 enum Role {
   gate @0;       # check, why, revocations, deny list, subscribe
   ingest @1;     # attestations and workload inventories
-  reader @2;     # traversals, show, plans, stats
-  responder @3;  # plan, enforce, lift
+  reader @2;     # traversals, show, plans, stats, revocations, audit, settings
+  responder @3;  # plan, enforce, lift (and reading a plan back)
   approver @4;   # approve plans
-  admin @5;      # credentials, backup
+  admin @5;      # credentials, backup, settings changes
 }
 
 struct Status {
@@ -279,6 +279,48 @@ interface Reader {
   # Every field of the plan; maxListed bounds its artifact and workload lists.
   listPlans @5 () -> (status :Status, plans :List(PlanSummary));
   # Newest first, with no artifacts or workloads listed.
+
+  # ---- revocations, audit and settings (lineage revocations, audit, settings)
+
+  listRevocations @6 (all :Bool, afterId :Text, maxMessageBytes :UInt64)
+      -> (status :Status, revocations :List(Revocation), truncated :Bool);
+  # Revocations oldest first, active ones only unless `all` (then lifted
+  # ones too, with `lifted` set). One page: those after the revocation
+  # `afterId` ("" from the first; an unknown id is status 5), cut to half the
+  # smaller of the caller's `maxMessageBytes` (0: the daemon's) and the
+  # daemon's limit, at least one per page. truncated: ask again from the last
+  # id. A revocation is never split: one whose roots alone pass the limit
+  # fails the call (raise the limits).
+  verifyAudit @7 () -> (status :Status, ok :Bool, entries :UInt64, headHash :Text,
+                        problems :List(Text), problemsLeftOut :UInt64);
+  # Re-hashes the whole audit chain and its evidence (Store::VerifyAudit),
+  # on the query thread. ok false: tampered. Problems are cut to the
+  # message budget (as listRevocations); problemsLeftOut counts the rest.
+  auditLog @8 (fromSeq :UInt64, maxEntries :UInt32, maxMessageBytes :UInt64)
+      -> (status :Status, entries :List(AuditEntry), truncated :Bool);
+  # Audit entries with seq >= fromSeq (0 counts as 1), at most maxEntries
+  # (0: 256; capped at 256) and cut to the message budget (as
+  # listRevocations), at least one per page. truncated: ask again from the
+  # last seq + 1.
+  getSettings @9 () -> (status :Status, settings :RevocationSettings);
+}
+
+struct AuditEntry {
+  # Every field of the engine's lineage::AuditEntry.
+  seq @0 :UInt64;
+  timeMicros @1 :Int64;
+  actor @2 :Text;
+  action @3 :Text;
+  subject @4 :Text;
+  evidenceHash @5 :Text;
+  prevHash @6 :Text;
+  hash @7 :Text;
+}
+
+struct RevocationSettings {
+  # The engine's lineage::RevocationSettings.
+  advisoryOnly @0 :Bool;
+  bulkThreshold @1 :UInt64;
 }
 
 struct EdgeInfo {
@@ -363,6 +405,12 @@ interface Responder {
   lift @2 (revocation :Text, actor :Text, reason :Text)
       -> (status :Status, released :UInt64, stillCovered :UInt64, denySeq :UInt64,
           record :Revocation);
+
+  # ---- reading a plan back (the replan hint of an enforce that found the
+  # closure changed)
+
+  getPlan @3 (planId :Text, maxListed :UInt32) -> (status :Status, plan :PlanSummary);
+  # The same answer as Reader.getPlan.
 }
 
 interface Approver {
@@ -386,4 +434,16 @@ interface Admin {
   backup @3 (dir :Text) -> (status :Status, durationMicros :Int64);
   # An online RocksDB checkpoint of the database into `dir` on the daemon's
   # machine (which must not exist). The credentials file is not part of it.
+
+  # ---- settings changes (lineage settings --advisory-only / --bulk-threshold)
+
+  updateSettings @4 (setAdvisoryOnly :Bool, advisoryOnly :Bool, setBulkThreshold :Bool,
+                     bulkThreshold :UInt64, actor :Text, reason :Text)
+      -> (status :Status, settings :RevocationSettings);
+  # Changes the fields whose set* flag is true, keeps the others, on the
+  # writer thread (Store::UpdateSettings: audited, and a change of
+  # advisoryOnly is a deny-list delta). Admin only: advisory-only turns off
+  # every block. The change is recorded as the credential's name; an
+  # `actor` naming anyone else is status 7. An empty reason, or no field
+  # set, is status 3. Answers the settings now in force.
 }

@@ -71,8 +71,10 @@ std::string_view RoleFor(std::string_view call) {
       call == "why" || call == "revocations")
     return "gate";
   if (call == "descendants" || call == "ancestors" || call == "show" || call == "stats" ||
-      call == "plan show" || call == "plan list")
+      call == "plan show" || call == "plan list" || call == "list revocations" ||
+      call == "audit verify" || call == "audit log" || call == "settings")
     return "reader";
+  if (call == "settings change") return "admin";
   if (call == "workloads ingest" || call == "ingest") return "ingest";
   if (call == "approve") return "approver";
   if (call == "backup") return "admin";
@@ -767,12 +769,30 @@ absl::StatusOr<StoreStats> Client::Stats() {
   return ToStats(*response);
 }
 
-absl::StatusOr<Plan> Client::GetPlan(std::string_view plan_id, uint32_t max_listed) {
-  if (absl::Status s = impl_->Need(Role::kReader, "plan show"); !s.ok()) return s;
-  auto request = impl_->reader.getPlanRequest();
-  std::string id(plan_id);
+namespace {
+
+template <typename Request>
+void SetGetPlan(Request& request, const std::string& id, uint32_t max_listed) {
   request.setPlanId(Text(id));
   request.setMaxListed(max_listed);
+}
+
+}  // namespace
+
+absl::StatusOr<Plan> Client::GetPlan(std::string_view plan_id, uint32_t max_listed) {
+  std::string id(plan_id);
+  // A responder reads its plans back too (Responder.getPlan, the same answer).
+  if (impl_->role == Role::kResponder) {
+    auto request = impl_->responder.getPlanRequest();
+    SetGetPlan(request, id, max_listed);
+    auto response = impl_->Wait(request.send(), "plan show");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToPlan(response->getPlan());
+  }
+  if (absl::Status s = impl_->Need(Role::kReader, "plan show"); !s.ok()) return s;
+  auto request = impl_->reader.getPlanRequest();
+  SetGetPlan(request, id, max_listed);
   auto response = impl_->Wait(request.send(), "plan show");
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
@@ -790,7 +810,87 @@ absl::StatusOr<std::vector<Plan>> Client::ListPlans() {
   return out;
 }
 
+// ---- reader: revocations, audit, settings
+
+absl::StatusOr<std::vector<Revocation>> Client::ListRevocations(bool all) {
+  if (absl::Status s = impl_->Need(Role::kReader, "list revocations"); !s.ok()) return s;
+  std::vector<Revocation> out;
+  std::string after;
+  for (;;) {
+    auto request = impl_->reader.listRevocationsRequest();
+    request.setAll(all);
+    request.setAfterId(Text(after));
+    request.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto response = impl_->Wait(request.send(), "list revocations");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    auto page = response->getRevocations();
+    for (auto rev : page)
+      out.push_back(ToRevocation(rev));
+    if (!response->getTruncated()) return out;
+    if (page.size() == 0) {
+      return absl::DataLossError(
+          "list revocations: the daemon sent an empty page that is not the last");
+    }
+    after = out.back().id;
+  }
+}
+
+absl::StatusOr<AuditVerification> Client::VerifyAudit() {
+  if (absl::Status s = impl_->Need(Role::kReader, "audit verify"); !s.ok()) return s;
+  auto response = impl_->Wait(impl_->reader.verifyAuditRequest().send(), "audit verify");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToAuditVerification(*response);
+}
+
+absl::StatusOr<std::vector<AuditEntry>> Client::AuditLog(uint64_t from_seq, uint32_t page_entries) {
+  if (absl::Status s = impl_->Need(Role::kReader, "audit log"); !s.ok()) return s;
+  std::vector<AuditEntry> out;
+  for (uint64_t from = std::max<uint64_t>(from_seq, 1);;) {
+    auto request = impl_->reader.auditLogRequest();
+    request.setFromSeq(from);
+    request.setMaxEntries(page_entries);
+    request.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto response = impl_->Wait(request.send(), "audit log");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    auto page = response->getEntries();
+    for (auto e : page)
+      out.push_back(ToAuditEntry(e));
+    if (!response->getTruncated()) return out;
+    // Seqs only grow: a page that does not move on would loop forever.
+    if (page.size() == 0 || out.back().seq < from) {
+      return absl::DataLossError("audit log: the daemon's page does not move on");
+    }
+    from = out.back().seq + 1;
+  }
+}
+
+absl::StatusOr<RevocationSettings> Client::GetSettings() {
+  if (absl::Status s = impl_->Need(Role::kReader, "settings"); !s.ok()) return s;
+  auto response = impl_->Wait(impl_->reader.getSettingsRequest().send(), "settings");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToSettings(response->getSettings());
+}
+
 // ---- admin
+
+absl::StatusOr<RevocationSettings> Client::UpdateSettings(const SettingsChange& change) {
+  if (absl::Status s = impl_->Need(Role::kAdmin, "settings change"); !s.ok()) return s;
+  auto request = impl_->admin.updateSettingsRequest();
+  request.setSetAdvisoryOnly(change.advisory_only.has_value());
+  request.setAdvisoryOnly(change.advisory_only.value_or(false));
+  request.setSetBulkThreshold(change.bulk_threshold.has_value());
+  request.setBulkThreshold(change.bulk_threshold.value_or(0));
+  request.setActor(Text(change.actor));
+  request.setReason(Text(change.reason));
+  auto response = impl_->Wait(request.send(), "settings change");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToSettings(response->getSettings());
+}
 
 absl::StatusOr<absl::Duration> Client::Backup(std::string_view dir) {
   if (absl::Status s = impl_->Need(Role::kAdmin, "backup"); !s.ok()) return s;

@@ -13,6 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+
+#include <fmt/format.h>
+
 #include "engine/include/lineage/revocation.h"
 #include "engine/include/lineage/store.h"
 #include "engine/include/lineage/types.h"
@@ -612,6 +615,76 @@ TraversalResult ToTraversal(const Results& in) {
     out.nodes.push_back(TraversedNode{std::string(View(node.getRef())),
                                       kind.value_or(NodeKind::kArtifact), node.getDepth()});
   }
+  return out;
+}
+
+// ---- audit and settings
+
+inline void FillAuditEntry(schema::AuditEntry::Builder out, const AuditEntry& in) {
+  out.setSeq(in.seq);
+  out.setTimeMicros(ToMicros(in.time));
+  out.setActor(Text(in.actor));
+  out.setAction(Text(in.action));
+  out.setSubject(Text(in.subject));
+  out.setEvidenceHash(Text(in.evidence_hash));
+  out.setPrevHash(Text(in.prev_hash));
+  out.setHash(Text(in.hash));
+}
+
+inline AuditEntry ToAuditEntry(schema::AuditEntry::Reader in) {
+  AuditEntry out;
+  out.seq = in.getSeq();
+  out.time = FromMicros(in.getTimeMicros());
+  out.actor = std::string(View(in.getActor()));
+  out.action = std::string(View(in.getAction()));
+  out.subject = std::string(View(in.getSubject()));
+  out.evidence_hash = std::string(View(in.getEvidenceHash()));
+  out.prev_hash = std::string(View(in.getPrevHash()));
+  out.hash = std::string(View(in.getHash()));
+  return out;
+}
+
+// A Reader.verifyAudit answer with the first `listed` problems of `in`
+// (the rest are counted in problemsLeftOut). REQUIRES: listed <=
+// in.problems.size().
+template <typename Results>
+void FillAuditVerification(Results out, const AuditVerification& in, size_t listed) {
+  out.setOk(in.ok);
+  out.setEntries(in.entries);
+  out.setHeadHash(Text(in.head_hash));
+  auto problems = out.initProblems(listed);
+  for (size_t i = 0; i < listed; ++i)
+    problems.set(i, Text(in.problems[i]));
+  out.setProblemsLeftOut(in.problems.size() - listed);
+}
+
+// Problems the daemon left out of its answer become one last line that
+// says how many and where to see them.
+template <typename Results>
+AuditVerification ToAuditVerification(const Results& in) {
+  AuditVerification out;
+  out.ok = in.getOk();
+  out.entries = in.getEntries();
+  out.head_hash = std::string(View(in.getHeadHash()));
+  out.problems = ToStrings(in.getProblems());
+  if (in.getProblemsLeftOut() > 0) {
+    out.problems.push_back(fmt::format(
+        "… and {} more problems, left out of the RPC answer (run audit verify with --db on the "
+        "database host to list them)",
+        in.getProblemsLeftOut()));
+  }
+  return out;
+}
+
+inline void FillSettings(schema::RevocationSettings::Builder out, const RevocationSettings& in) {
+  out.setAdvisoryOnly(in.advisory_only);
+  out.setBulkThreshold(in.bulk_threshold);
+}
+
+inline RevocationSettings ToSettings(schema::RevocationSettings::Reader in) {
+  RevocationSettings out;
+  out.advisory_only = in.getAdvisoryOnly();
+  out.bulk_threshold = in.getBulkThreshold();
   return out;
 }
 

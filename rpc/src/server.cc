@@ -1226,6 +1226,89 @@ class IngestImpl final : public schema::Ingest::Server {
 
 // ---- Reader ----
 
+// Reader.getPlan and Responder.getPlan: one answer for both (their
+// contexts differ only by interface). On the query thread.
+template <typename Context>
+kj::Promise<void> AnswerGetPlan(ServerImpl* server, Context& context) {
+  auto p = context.getParams();
+  std::string id(View(p.getPlanId()));
+  PlanListing listing{p.getMaxListed(), p.getMaxListed()};
+  Store* store = server->store();
+  std::function<absl::StatusOr<Plan>()> work = [store, id, listing] {
+    return store->GetPlan(id, listing);
+  };
+  return server->Query(std::move(work))
+      .then([context](std::shared_ptr<absl::StatusOr<Plan>> r) mutable {
+        auto results = context.getResults();
+        FillStatus(results.initStatus(), r->status());
+        if (r->ok()) FillPlan(results.initPlan(), **r);
+      });
+}
+
+// What one text adds to a message (as DigestBytes: its bytes, NUL, padding
+// and pointer); the sizes below are conservative estimates of the encoded
+// structs, so that a page cut to a budget never passes it.
+size_t TextBytes(const std::string& text) {
+  return DigestBytes(text);
+}
+
+size_t RevocationBytes(const Revocation& rev) {
+  size_t bytes = 128;  // the struct: 6 data words, 9 pointers
+  for (const std::string* text : {&rev.id, &rev.plan_id, &rev.reason, &rev.created_by,
+                                  &rev.enforced_by, &rev.lifted_by, &rev.lift_reason})
+    bytes += TextBytes(*text);
+  for (const RevocationRoot& root : rev.roots)
+    bytes += 32 + TextBytes(root.ref);
+  for (const Approval& approval : rev.approvals)
+    bytes += 24 + TextBytes(approval.principal);
+  return bytes;
+}
+
+size_t AuditEntryBytes(const AuditEntry& e) {
+  size_t bytes = 72;  // the struct: 2 data words, 6 pointers
+  for (const std::string* text :
+       {&e.actor, &e.action, &e.subject, &e.evidence_hash, &e.prev_hash, &e.hash})
+    bytes += TextBytes(*text);
+  return bytes;
+}
+
+// One page of revocations (Reader.listRevocations): those after `after_id`
+// in the store's order (oldest first), active ones only unless `all`, cut
+// to `budget` bytes but never empty while any are left. Reads the whole
+// list for each page. TODO(perf): a store with many thousands of
+// revocations would want a seek by id; today's lists are far smaller.
+struct RevocationPage {
+  std::vector<Revocation> revocations;
+  bool truncated = false;
+};
+absl::StatusOr<RevocationPage> ReadRevocationPage(Store* store, bool all,
+                                                  const std::string& after_id, size_t budget) {
+  absl::StatusOr<std::vector<Revocation>> list = store->ListRevocations();
+  if (!list.ok()) return list.status();
+  auto it = list->begin();
+  if (!after_id.empty()) {
+    it = std::find_if(list->begin(), list->end(),
+                      [&](const Revocation& rev) { return rev.id == after_id; });
+    if (it == list->end()) {
+      return absl::NotFoundError(fmt::format("afterId {}: no such revocation", after_id));
+    }
+    ++it;
+  }
+  RevocationPage page;
+  size_t used = 0;
+  for (; it != list->end(); ++it) {
+    if (!all && it->state != RevocationState::kActive) continue;
+    size_t bytes = RevocationBytes(*it);
+    if (used + bytes > budget && !page.revocations.empty()) {
+      page.truncated = true;
+      break;
+    }
+    used += bytes;
+    page.revocations.push_back(std::move(*it));
+  }
+  return page;
+}
+
 class ReaderImpl final : public schema::Reader::Server {
  public:
   explicit ReaderImpl(ServerImpl* server) : server_(server) {}
@@ -1261,19 +1344,7 @@ class ReaderImpl final : public schema::Reader::Server {
   }
 
   kj::Promise<void> getPlan(GetPlanContext context) override {
-    auto p = context.getParams();
-    std::string id(View(p.getPlanId()));
-    PlanListing listing{p.getMaxListed(), p.getMaxListed()};
-    Store* store = server_->store();
-    std::function<absl::StatusOr<Plan>()> work = [store, id, listing] {
-      return store->GetPlan(id, listing);
-    };
-    return server_->Query(std::move(work))
-        .then([context](std::shared_ptr<absl::StatusOr<Plan>> r) mutable {
-          auto results = context.getResults();
-          FillStatus(results.initStatus(), r->status());
-          if (r->ok()) FillPlan(results.initPlan(), **r);
-        });
+    return AnswerGetPlan(server_, context);
   }
 
   kj::Promise<void> listPlans(ListPlansContext context) override {
@@ -1292,7 +1363,106 @@ class ReaderImpl final : public schema::Reader::Server {
         });
   }
 
+  // ---- revocations, audit and settings
+
+  kj::Promise<void> listRevocations(ListRevocationsContext context) override {
+    auto p = context.getParams();
+    bool all = p.getAll();
+    std::string after(View(p.getAfterId()));
+    size_t budget = PageBudget(server_->max_message_bytes(), p.getMaxMessageBytes());
+    Store* store = server_->store();
+    std::function<absl::StatusOr<RevocationPage>()> work = [store, all, after, budget] {
+      return ReadRevocationPage(store, all, after, budget);
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<RevocationPage>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (!r->ok()) return;
+          const std::vector<Revocation>& revs = (*r)->revocations;
+          auto list = results.initRevocations(revs.size());
+          for (size_t i = 0; i < revs.size(); ++i)
+            FillRevocation(list[i], revs[i]);
+          results.setTruncated((*r)->truncated);
+        });
+  }
+
+  // Re-hashes the whole chain: seconds for a long one, so never on the loop.
+  kj::Promise<void> verifyAudit(VerifyAuditContext context) override {
+    size_t budget = PageBudget(server_->max_message_bytes(), 0);
+    Store* store = server_->store();
+    std::function<absl::StatusOr<AuditVerification>()> work = [store] {
+      return store->VerifyAudit();
+    };
+    return server_->Query(std::move(work))
+        .then([context, budget](std::shared_ptr<absl::StatusOr<AuditVerification>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (!r->ok()) return;
+          const AuditVerification& v = **r;
+          // Problems fit the budget: a chain edited throughout has one
+          // problem per entry, more than any message holds.
+          size_t used = 256 + TextBytes(v.head_hash), listed = 0;
+          for (; listed < v.problems.size(); ++listed) {
+            used += TextBytes(v.problems[listed]);
+            if (used > budget) break;
+          }
+          FillAuditVerification(results, v, listed);
+        });
+  }
+
+  kj::Promise<void> auditLog(AuditLogContext context) override {
+    auto p = context.getParams();
+    uint64_t from = std::max<uint64_t>(p.getFromSeq(), 1);
+    uint32_t max =
+        p.getMaxEntries() == 0 ? kMaxAuditEntries : std::min(p.getMaxEntries(), kMaxAuditEntries);
+    size_t budget = PageBudget(server_->max_message_bytes(), p.getMaxMessageBytes());
+    struct Page {
+      std::vector<AuditEntry> entries;
+      bool truncated = false;
+    };
+    Store* store = server_->store();
+    std::function<absl::StatusOr<Page>()> work = [store, from, max,
+                                                  budget]() -> absl::StatusOr<Page> {
+      // One more than the page, to know whether more follow.
+      absl::StatusOr<std::vector<AuditEntry>> read = store->AuditLog(from, size_t{max} + 1);
+      if (!read.ok()) return read.status();
+      Page page;
+      size_t used = 0;
+      for (AuditEntry& e : *read) {
+        size_t bytes = AuditEntryBytes(e);
+        if (page.entries.size() == max || (used + bytes > budget && !page.entries.empty())) {
+          page.truncated = true;
+          break;
+        }
+        used += bytes;
+        page.entries.push_back(std::move(e));
+      }
+      return page;
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<Page>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (!r->ok()) return;
+          auto list = results.initEntries((*r)->entries.size());
+          for (size_t i = 0; i < (*r)->entries.size(); ++i)
+            FillAuditEntry(list[i], (*r)->entries[i]);
+          results.setTruncated((*r)->truncated);
+        });
+  }
+
+  // In memory (the store's settings, under the lock checks take shared).
+  kj::Promise<void> getSettings(GetSettingsContext context) override {
+    auto results = context.getResults();
+    FillStatus(results.initStatus(), absl::OkStatus());
+    FillSettings(results.initSettings(), server_->store()->GetSettings());
+    return kj::READY_NOW;
+  }
+
  private:
+  static constexpr uint32_t kMaxAuditEntries = 256;
+
   template <typename Params>
   static TraversalOptions Options(Params p) {
     TraversalOptions options;
@@ -1412,6 +1582,14 @@ class ResponderImpl final : public schema::Responder::Server {
         });
   }
 
+  // ---- reading a plan back
+
+  // The replan hint of an enforce that found the closure changed prints the
+  // plan's roots and reason: the responder that enforces may read it.
+  kj::Promise<void> getPlan(GetPlanContext context) override {
+    return AnswerGetPlan(server_, context);
+  }
+
  private:
   ServerImpl* server_;
   std::string principal_;
@@ -1481,7 +1659,8 @@ absl::StatusOr<std::string> BackupPath(const std::string& root, std::string_view
 
 class AdminImpl final : public schema::Admin::Server {
  public:
-  explicit AdminImpl(ServerImpl* server) : server_(server) {}
+  AdminImpl(ServerImpl* server, std::string principal)
+      : server_(server), principal_(std::move(principal)) {}
 
   kj::Promise<void> listTokens(ListTokensContext context) override {
     std::vector<Credential> list = server_->ListTokens();
@@ -1540,8 +1719,49 @@ class AdminImpl final : public schema::Admin::Server {
     return kj::READY_NOW;
   }
 
+  // ---- settings changes
+
+  // Admin only: advisory-only empties every gate's deny list. Attributed to
+  // the credential, as a Responder's actions are; read, changed and written
+  // on the writer thread, so that two changes never undo each other.
+  kj::Promise<void> updateSettings(UpdateSettingsContext context) override {
+    auto p = context.getParams();
+    auto fail = [&](const absl::Status& status) {
+      FillStatus(context.getResults().initStatus(), status);
+      return kj::READY_NOW;
+    };
+    absl::StatusOr<std::string> actor = Principal(View(p.getActor()), principal_);
+    if (!actor.ok()) return fail(actor.status());
+    if (!p.getSetAdvisoryOnly() && !p.getSetBulkThreshold()) {
+      return fail(absl::InvalidArgumentError(
+          "updateSettings: nothing to change (set setAdvisoryOnly or setBulkThreshold)"));
+    }
+    std::optional<bool> advisory_only;
+    if (p.getSetAdvisoryOnly()) advisory_only = p.getAdvisoryOnly();
+    std::optional<uint64_t> bulk_threshold;
+    if (p.getSetBulkThreshold()) bulk_threshold = p.getBulkThreshold();
+    std::string reason(View(p.getReason()));
+    Store* store = server_->store();
+    using Answer = absl::StatusOr<RevocationSettings>;
+    std::function<Answer()> work = [store, advisory_only, bulk_threshold, who = *actor,
+                                    reason]() -> Answer {
+      RevocationSettings settings = store->GetSettings();
+      if (advisory_only) settings.advisory_only = *advisory_only;
+      if (bulk_threshold) settings.bulk_threshold = *bulk_threshold;
+      if (absl::Status s = store->UpdateSettings(settings, who, reason); !s.ok()) return s;
+      return store->GetSettings();
+    };
+    return server_->OffLoop(std::move(work), fmt::format("settings by {}", *actor))
+        .then([context](std::shared_ptr<Answer> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (r->ok()) FillSettings(results.initSettings(), **r);
+        });
+  }
+
  private:
   ServerImpl* server_;
+  std::string principal_;
 };
 
 // ---- Bootstrap ----
@@ -1581,7 +1801,7 @@ class LineageImpl final : public schema::Lineage::Server {
             capnp::membrane(kj::heap<ApproverImpl>(server_, who->name), kj::mv(grant)));
         break;
       case Role::kAdmin:
-        results.setAdmin(capnp::membrane(kj::heap<AdminImpl>(server_), kj::mv(grant)));
+        results.setAdmin(capnp::membrane(kj::heap<AdminImpl>(server_, who->name), kj::mv(grant)));
         break;
     }
     LINEAGE_LOG(server_->logger(), kInfo, "login: {} as {}", who->name, RoleName(who->role));

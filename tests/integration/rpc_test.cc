@@ -404,6 +404,215 @@ TEST_F(RpcTest, NewCallsAreReachableOnlyFromTheirRole) {
             static_cast<uint32_t>(absl::StatusCode::kNotFound));
 }
 
+// Listing revocations, the audit chain and the settings sit on Reader only;
+// changing settings (advisory-only turns off every block) on Admin only;
+// reading a plan back on Reader and Responder.
+TEST_F(RpcTest, RevocationAuditAndSettingsCallsAreReachableOnlyFromTheirRole) {
+  schema::Lineage::Client lineage = Connect();
+  for (Role role : {Role::kGate, Role::kIngest, Role::kResponder, Role::kApprover, Role::kAdmin}) {
+    auto login = Login(lineage, Token(role));
+    ASSERT_EQ(login.getStatus().getCode(), 0u);
+    SCOPED_TRACE(std::string(RoleName(role)));
+    EXPECT_TRUE(Throws(login.getReader().listRevocationsRequest().send()));
+    EXPECT_TRUE(Throws(login.getReader().verifyAuditRequest().send()));
+    EXPECT_TRUE(Throws(login.getReader().auditLogRequest().send()));
+    EXPECT_TRUE(Throws(login.getReader().getSettingsRequest().send()));
+  }
+  for (Role role : {Role::kGate, Role::kIngest, Role::kReader, Role::kResponder, Role::kApprover}) {
+    auto login = Login(lineage, Token(role));
+    SCOPED_TRACE(std::string(RoleName(role)));
+    auto change = login.getAdmin().updateSettingsRequest();
+    change.setSetAdvisoryOnly(true);
+    change.setAdvisoryOnly(true);
+    change.setReason("rollback");
+    EXPECT_TRUE(Throws(change.send()));
+  }
+  for (Role role : {Role::kGate, Role::kIngest, Role::kReader, Role::kApprover, Role::kAdmin}) {
+    auto login = Login(lineage, Token(role));
+    SCOPED_TRACE(std::string(RoleName(role)));
+    EXPECT_TRUE(Throws(login.getResponder().getPlanRequest().send()));
+  }
+
+  // None of the refused calls changed anything; each answers on its role.
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  auto settings = reader.getSettingsRequest().send().wait(io_.waitScope);
+  ASSERT_EQ(settings.getStatus().getCode(), 0u);
+  EXPECT_FALSE(settings.getSettings().getAdvisoryOnly());
+  EXPECT_EQ(settings.getSettings().getBulkThreshold(), 100u);
+  auto log = reader.auditLogRequest().send().wait(io_.waitScope);
+  ASSERT_EQ(log.getStatus().getCode(), 0u);
+  EXPECT_EQ(log.getEntries().size(), 0u);
+  auto verified = reader.verifyAuditRequest().send().wait(io_.waitScope);
+  ASSERT_EQ(verified.getStatus().getCode(), 0u);
+  EXPECT_TRUE(verified.getOk());
+  EXPECT_EQ(verified.getEntries(), 0u);
+}
+
+// Admin.updateSettings records the change under the credential's name,
+// refuses another name, an empty reason and a call that changes nothing,
+// and keeps the field it was not asked to change.
+TEST_F(RpcTest, UpdateSettingsIsAttributedToTheAdminCredential) {
+  schema::Lineage::Client lineage = Connect();
+  schema::Admin::Client admin = Login(lineage, Token(Role::kAdmin)).getAdmin();
+  auto code = [&](auto& request) {
+    return request.send().wait(io_.waitScope).getStatus().getCode();
+  };
+  auto posing = admin.updateSettingsRequest();
+  posing.setSetBulkThreshold(true);
+  posing.setBulkThreshold(7);
+  posing.setActor("someone-else");
+  posing.setReason("r");
+  EXPECT_EQ(code(posing), static_cast<uint32_t>(absl::StatusCode::kPermissionDenied));
+  auto nothing = admin.updateSettingsRequest();
+  nothing.setReason("r");
+  EXPECT_EQ(code(nothing), static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+  auto no_reason = admin.updateSettingsRequest();
+  no_reason.setSetBulkThreshold(true);
+  no_reason.setBulkThreshold(7);
+  EXPECT_EQ(code(no_reason), static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+
+  auto change = admin.updateSettingsRequest();
+  change.setSetAdvisoryOnly(true);
+  change.setAdvisoryOnly(true);
+  change.setReason("INC-4 rollback");
+  auto changed = change.send().wait(io_.waitScope);
+  ASSERT_EQ(changed.getStatus().getCode(), 0u) << View(changed.getStatus().getMessage());
+  EXPECT_TRUE(changed.getSettings().getAdvisoryOnly());
+  EXPECT_EQ(changed.getSettings().getBulkThreshold(), 100u);  // not asked: kept
+
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  auto log = reader.auditLogRequest().send().wait(io_.waitScope);
+  ASSERT_EQ(log.getStatus().getCode(), 0u);
+  ASSERT_EQ(log.getEntries().size(), 1u);
+  EXPECT_EQ(View(log.getEntries()[0].getActor()), "test-admin");
+  EXPECT_EQ(View(log.getEntries()[0].getAction()), "settings");
+  schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
+  auto check = gate.checkRequest();
+  check.setDigest(kFooPy);
+  EXPECT_TRUE(check.send().wait(io_.waitScope).getResult().getAdvisoryOnly());
+}
+
+// The audit log and the revocation list come in pages, cut by count and by
+// the caller's message limit; rpc::Client joins them in order. A responder
+// reads a plan back with the answer a reader gets.
+TEST_F(RpcTest, AuditLogAndRevocationsComeInPagesAndJoinInOrder) {
+  schema::Lineage::Client lineage = Connect();
+  schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+  constexpr int kRevocations = 30;
+  for (int i = 0; i < kRevocations; ++i)
+    RevokeDigest(responder, Digest(900 + i));
+  for (int i = 0; i < kRevocations; i += 3) {
+    auto lift = responder.liftRequest();
+    std::string id = fmt::format("rev-{}", i + 1);
+    lift.setRevocation(Text(id));
+    lift.setReason("lifted");
+    ASSERT_EQ(lift.send().wait(io_.waitScope).getStatus().getCode(), 0u);
+  }
+  constexpr uint64_t kEntries = 2 * kRevocations + kRevocations / 3;  // plans, enforces, lifts
+
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  auto two = reader.auditLogRequest();
+  two.setFromSeq(5);
+  two.setMaxEntries(2);
+  auto page = two.send().wait(io_.waitScope);
+  ASSERT_EQ(page.getStatus().getCode(), 0u);
+  ASSERT_EQ(page.getEntries().size(), 2u);
+  EXPECT_EQ(page.getEntries()[0].getSeq(), 5u);
+  EXPECT_TRUE(page.getTruncated());
+  auto last = reader.auditLogRequest();
+  last.setFromSeq(kEntries - 1);
+  last.setMaxEntries(2);
+  auto tail = last.send().wait(io_.waitScope);
+  EXPECT_EQ(tail.getEntries().size(), 2u);
+  EXPECT_FALSE(tail.getTruncated());
+  // 8 KiB: pages of at most 4 KiB, about ten entries or four revocations.
+  auto small = reader.auditLogRequest();
+  small.setMaxMessageBytes(8192);
+  auto cut = small.send().wait(io_.waitScope);
+  EXPECT_TRUE(cut.getTruncated());
+  EXPECT_GT(cut.getEntries().size(), 0u);
+  EXPECT_LT(cut.getEntries().size(), 20u);
+  auto revs = reader.listRevocationsRequest();
+  revs.setAll(true);
+  revs.setMaxMessageBytes(8192);
+  auto first_revs = revs.send().wait(io_.waitScope);
+  ASSERT_EQ(first_revs.getStatus().getCode(), 0u);
+  EXPECT_TRUE(first_revs.getTruncated());
+  EXPECT_LT(first_revs.getRevocations().size(), static_cast<uint32_t>(kRevocations));
+  auto unknown = reader.listRevocationsRequest();
+  unknown.setAfterId("rev-404");
+  EXPECT_EQ(unknown.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kNotFound));
+
+  std::string plan_id = [&] {
+    auto p = responder.planRequest();
+    auto roots = p.initRoots(1);
+    roots[0].setRef(Text(Digest(999)));
+    roots[0].setSinceMicros(std::numeric_limits<int64_t>::min());
+    roots[0].setUntilMicros(std::numeric_limits<int64_t>::max());
+    p.setReason("pending");
+    return std::string(View(p.send().wait(io_.waitScope).getPlan().getId()));
+  }();
+  auto as_responder = responder.getPlanRequest();
+  as_responder.setPlanId(Text(plan_id));
+  auto as_reader = reader.getPlanRequest();
+  as_reader.setPlanId(Text(plan_id));
+  auto from_responder = as_responder.send().wait(io_.waitScope);
+  auto from_reader = as_reader.send().wait(io_.waitScope);
+  ASSERT_EQ(from_responder.getStatus().getCode(), 0u);
+  EXPECT_EQ(from_responder.getPlan().toString().flatten(),
+            from_reader.getPlan().toString().flatten());
+  auto missing = responder.getPlanRequest();
+  missing.setPlanId(std::string(64, 'a'));
+  EXPECT_EQ(missing.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kNotFound));
+
+  // rpc::Client fetches every page (on a thread of its own: a Client owns
+  // an event loop). The pending plan is one more entry.
+  const uint64_t total = kEntries + 1;
+  absl::Status status;
+  std::vector<AuditEntry> entries, small_pages;
+  std::vector<Revocation> all, active;
+  std::thread client_thread([&] {
+    ClientOptions options{fmt::format("127.0.0.1:{}", daemon_->port()), Token(Role::kReader)};
+    options.max_message_bytes = 8192;
+    absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+    if (!client.ok()) {
+      status = client.status();
+      return;
+    }
+    absl::StatusOr<std::vector<AuditEntry>> joined = (*client)->AuditLog(1);
+    absl::StatusOr<std::vector<AuditEntry>> by_three = (*client)->AuditLog(2, 3);
+    absl::StatusOr<std::vector<Revocation>> listed = (*client)->ListRevocations(true);
+    absl::StatusOr<std::vector<Revocation>> listed_active = (*client)->ListRevocations(false);
+    for (absl::Status s :
+         {joined.status(), by_three.status(), listed.status(), listed_active.status()}) {
+      if (!s.ok() && status.ok()) status = s;
+    }
+    if (!status.ok()) return;
+    entries = *joined;
+    small_pages = *by_three;
+    all = *listed;
+    active = *listed_active;
+  });
+  client_thread.join();
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(entries.size(), total);
+  for (size_t i = 0; i < entries.size(); ++i)
+    EXPECT_EQ(entries[i].seq, i + 1);
+  ASSERT_EQ(small_pages.size(), total - 1);
+  EXPECT_EQ(small_pages.front().seq, 2u);
+  EXPECT_EQ(small_pages.back().hash, entries.back().hash);
+  ASSERT_EQ(all.size(), static_cast<size_t>(kRevocations));
+  for (int i = 0; i < kRevocations; ++i) {
+    EXPECT_EQ(all[i].id, fmt::format("rev-{}", i + 1));
+    EXPECT_EQ(all[i].state, i % 3 == 0 ? RevocationState::kLifted : RevocationState::kActive);
+  }
+  ASSERT_EQ(active.size(), static_cast<size_t>(kRevocations - kRevocations / 3));
+  for (const Revocation& rev : active)
+    EXPECT_EQ(rev.state, RevocationState::kActive);
+}
+
 // Verification is spread over verifier threads; the answer still lists the
 // items in document order, each with its own verdict, and a document that
 // repeats an earlier one in the same call is a duplicate (stored in order).
@@ -1375,6 +1584,54 @@ TEST(ConvertTest, PlanEnforceAndInventoryReportKeepEveryField) {
   EXPECT_EQ(r.outcome.replaced, report.outcome.replaced);
   EXPECT_EQ(r.outcome.new_nodes, 8u);
   EXPECT_EQ(r.outcome.new_edges, 9u);
+}
+
+TEST(ConvertTest, AuditEntrySettingsAndVerificationKeepEveryField) {
+  AuditEntry in{7,
+                absl::FromUnixMicros(1700000000123456),
+                "alice",
+                "enforce",
+                "rev-3",
+                std::string(64, 'e'),
+                std::string(64, 'p'),
+                std::string(64, 'h')};
+  capnp::MallocMessageBuilder message;
+  auto entry = message.initRoot<schema::AuditEntry>();
+  FillAuditEntry(entry, in);
+  AuditEntry out = ToAuditEntry(entry.asReader());
+  EXPECT_EQ(out.seq, 7u);
+  EXPECT_EQ(out.time, in.time);
+  EXPECT_EQ(out.actor, "alice");
+  EXPECT_EQ(out.action, "enforce");
+  EXPECT_EQ(out.subject, "rev-3");
+  EXPECT_EQ(out.evidence_hash, in.evidence_hash);
+  EXPECT_EQ(out.prev_hash, in.prev_hash);
+  EXPECT_EQ(out.hash, in.hash);
+
+  capnp::MallocMessageBuilder message2;
+  auto settings = message2.initRoot<schema::RevocationSettings>();
+  FillSettings(settings, RevocationSettings{true, 42});
+  RevocationSettings back = ToSettings(settings.asReader());
+  EXPECT_TRUE(back.advisory_only);
+  EXPECT_EQ(back.bulk_threshold, 42u);
+
+  AuditVerification v{false, 9, std::string(64, 'a'), {"entry 2: edited", "entry 5: missing"}};
+  capnp::MallocMessageBuilder message3;
+  auto all = message3.initRoot<schema::Reader::VerifyAuditResults>();
+  FillAuditVerification(all, v, 2);
+  AuditVerification whole = ToAuditVerification(all.asReader());
+  EXPECT_FALSE(whole.ok);
+  EXPECT_EQ(whole.entries, 9u);
+  EXPECT_EQ(whole.head_hash, v.head_hash);
+  EXPECT_EQ(whole.problems, v.problems);
+  // Problems left out of the answer are counted in one last line.
+  capnp::MallocMessageBuilder message4;
+  auto cut = message4.initRoot<schema::Reader::VerifyAuditResults>();
+  FillAuditVerification(cut, v, 1);
+  AuditVerification part = ToAuditVerification(cut.asReader());
+  ASSERT_EQ(part.problems.size(), 2u);
+  EXPECT_EQ(part.problems[0], "entry 2: edited");
+  EXPECT_THAT(part.problems[1], HasSubstr("and 1 more problems, left out of the RPC answer"));
 }
 
 }  // namespace

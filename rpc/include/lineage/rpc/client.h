@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -152,10 +153,23 @@ class Client {
   absl::StatusOr<TraversalResult> Ancestors(std::string_view ref, int max_depth, uint64_t limit);
   absl::StatusOr<NodeInfo> Show(std::string_view ref);
   absl::StatusOr<StoreStats> Stats();
-  // max_listed bounds the artifact and workload listings.
+  // max_listed bounds the artifact and workload listings. Also with a
+  // responder token (Responder.getPlan, the same answer).
   absl::StatusOr<Plan> GetPlan(std::string_view plan_id, uint32_t max_listed);
   // Newest first, nothing listed.
   absl::StatusOr<std::vector<Plan>> ListPlans();
+
+  // Revocations oldest first: the active ones, or with `all` lifted ones too.
+  // Fetched in pages of at most half the smaller receive limit.
+  absl::StatusOr<std::vector<Revocation>> ListRevocations(bool all);
+  // Store::VerifyAudit, run by the daemon. Problems beyond what one message
+  // holds arrive as one last problem that counts them.
+  absl::StatusOr<AuditVerification> VerifyAudit();
+  // Every audit entry with seq >= from_seq, fetched page by page: at most
+  // page_entries each (0: the daemon's 256) and at most half the smaller
+  // receive limit.
+  absl::StatusOr<std::vector<AuditEntry>> AuditLog(uint64_t from_seq, uint32_t page_entries = 0);
+  absl::StatusOr<RevocationSettings> GetSettings();
 
   // ---- responder role
   absl::StatusOr<Plan> MakePlan(const PlanRequest& request, uint32_t max_listed);
@@ -170,6 +184,18 @@ class Client {
   // An online checkpoint into `dir` on the daemon's machine (Store::
   // Checkpoint); returns how long it took there.
   absl::StatusOr<absl::Duration> Backup(std::string_view dir);
+
+  // A settings change (Admin.updateSettings): the fields given change, the
+  // others stay. `actor` must be empty or the credential's own name
+  // (PermissionDenied otherwise); InvalidArgument for an empty reason or no
+  // field. Returns the settings now in force.
+  struct SettingsChange {
+    std::optional<bool> advisory_only;
+    std::optional<uint64_t> bulk_threshold;
+    std::string actor;
+    std::string reason;
+  };
+  absl::StatusOr<RevocationSettings> UpdateSettings(const SettingsChange& change);
 
  private:
   struct Impl;
