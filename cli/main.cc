@@ -64,6 +64,8 @@ struct RevocationCli {
   // The exit code of the parsed revocation command, or nullopt if none of
   // them was given.
   std::optional<int> Run(const lineage::cli::Context& ctx);
+  // settings' arguments with the options given on the command line set.
+  lineage::cli::SettingsArgs SettingsGiven() const;
 };
 
 // `--as`, falling back to $LINEAGE_PRINCIPAL; the commands report it missing.
@@ -225,12 +227,15 @@ std::optional<int> RevocationCli::Run(const lineage::cli::Context& ctx) {
   if (evidence_cmd->parsed()) return RunEvidence(ctx, evidence);
   if (audit_verify_cmd->parsed()) return RunAuditVerify(ctx);
   if (audit_log_cmd->parsed()) return RunAuditLog(ctx, audit_from);
-  if (settings_cmd->parsed()) {
-    if (advisory_only_opt->count() > 0) settings.advisory_only = settings_advisory_only;
-    if (bulk_threshold_opt->count() > 0) settings.bulk_threshold = settings_bulk_threshold;
-    return RunSettings(ctx, settings);
-  }
+  if (settings_cmd->parsed()) return RunSettings(ctx, SettingsGiven());
   return std::nullopt;
+}
+
+lineage::cli::SettingsArgs RevocationCli::SettingsGiven() const {
+  lineage::cli::SettingsArgs args = settings;
+  if (advisory_only_opt->count() > 0) args.advisory_only = settings_advisory_only;
+  if (bulk_threshold_opt->count() > 0) args.bulk_threshold = settings_bulk_threshold;
+  return args;
 }
 
 // --server and --token, `admin token` and `gate watch` (cli/remote_commands.h,
@@ -370,6 +375,10 @@ int RemoteCli::RunRemote(const CLI::App& app, const lineage::cli::Context& ctx,
     return RunRemoteWorkloadsIngest(ctx, *local.workloads_ingest);
   }
   if (local.ingest_cmd->parsed()) return RunRemoteIngest(ctx, *local.ingest);
+  if (rev.revocations_cmd->parsed()) return RunRemoteRevocations(ctx, rev.revocations_all);
+  if (rev.audit_verify_cmd->parsed()) return RunRemoteAuditVerify(ctx);
+  if (rev.audit_log_cmd->parsed()) return RunRemoteAuditLog(ctx, rev.audit_from);
+  if (rev.settings_cmd->parsed()) return RunRemoteSettings(ctx, rev.SettingsGiven());
   // Name the command as typed, subcommands included ("plan show").
   std::string name;
   for (const CLI::App* cmd = &app; !cmd->get_subcommands().empty();) {

@@ -262,15 +262,12 @@ int RunRemoteEnforce(const Context& ctx, const EnforceArgs& args) {
     absl::StatusOr<EnforceResult> result =
         client.Enforce(args.id, EnforceOptions{args.as, args.accept_changes});
     if (!result.ok()) return RemoteFail(ctx, kCmd, result.status());
-    // Limitation: reading the plan back (Reader.getPlan) needs a reader
-    // token, not this responder's, so the replan hint of a
-    // changed closure is replaced by this message.
-    return ReportEnforce(ctx, args, *result, [&]() -> absl::StatusOr<Plan> {
-      return absl::FailedPreconditionError(fmt::format(
-          "the closure changed since plan {} was reviewed; nothing was enforced (review it "
-          "again with revoke --dry-run, or enforce it with --accept-changes)",
-          args.id));
-    });
+    // The replan hint of a changed closure prints the plan's roots and
+    // reason: read back with the responder's own Responder.getPlan.
+    TransportWatch watch;
+    int code = ReportEnforce(ctx, args, *result,
+                             [&] { return watch.Seen(client.GetPlan(args.id, /*max_listed=*/0)); });
+    return watch.Code(code);
   });
 }
 
@@ -342,6 +339,59 @@ int RunRemotePlanList(const Context& ctx) {
     absl::StatusOr<std::vector<Plan>> plans = client.ListPlans();
     if (!plans.ok()) return RemoteFail(ctx, kCmd, plans.status());
     return ReportPlanList(ctx, *plans);
+  });
+}
+
+// ------------------------------------ revocations, audit and settings
+
+int RunRemoteRevocations(const Context& ctx, bool all) {
+  constexpr std::string_view kCmd = "revocations";
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<std::vector<Revocation>> revs = client.ListRevocations(all);
+    if (!revs.ok()) return RemoteFail(ctx, kCmd, revs.status());
+    return ReportRevocations(ctx, all, *revs);
+  });
+}
+
+int RunRemoteAuditVerify(const Context& ctx) {
+  constexpr std::string_view kCmd = "audit verify";
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<AuditVerification> verification = client.VerifyAudit();
+    if (!verification.ok()) return RemoteFail(ctx, kCmd, verification.status());
+    return ReportAuditVerify(ctx, *verification);
+  });
+}
+
+int RunRemoteAuditLog(const Context& ctx, uint64_t from_seq) {
+  constexpr std::string_view kCmd = "audit log";
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<std::vector<AuditEntry>> entries = client.AuditLog(from_seq);
+    if (!entries.ok()) return RemoteFail(ctx, kCmd, entries.status());
+    return ReportAuditLog(ctx, from_seq, *entries);
+  });
+}
+
+int RunRemoteSettings(const Context& ctx, const SettingsArgs& args) {
+  constexpr std::string_view kCmd = "settings";
+  bool change = args.advisory_only.has_value() || args.bulk_threshold.has_value();
+  if (!change) {
+    return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+      absl::StatusOr<RevocationSettings> settings = client.GetSettings();
+      if (!settings.ok()) return RemoteFail(ctx, kCmd, settings.status());
+      return ReportSettings(ctx, *settings, /*changed=*/false);
+    });
+  }
+  if (int code = CheckSettingsChange(ctx, args); code != kExitOk) return code;
+  // A change turns blocking off (or on) for every gate: an admin's call.
+  return WithClient(ctx, kCmd, rpc::Role::kAdmin, [&](rpc::Client& client) {
+    rpc::Client::SettingsChange request;
+    if (args.advisory_only) request.advisory_only = *args.advisory_only == "on";
+    request.bulk_threshold = args.bulk_threshold;
+    request.actor = args.as;
+    request.reason = args.reason;
+    absl::StatusOr<RevocationSettings> settings = client.UpdateSettings(request);
+    if (!settings.ok()) return RemoteFail(ctx, kCmd, settings.status());
+    return ReportSettings(ctx, *settings, /*changed=*/true);
   });
 }
 

@@ -9,8 +9,9 @@
 //
 // Credentials: Context::token (--token, or $LINEAGE_TOKEN); every command
 // needs the token of the role that grants its call (check, why and
-// deny-list: gate; ingest and workloads ingest: ingest; descendants, ancestors, show, stats and
-// plan show/list: reader; revoke, enforce, lift: responder; approve: approver; backup: admin).
+// deny-list: gate; ingest and workloads ingest: ingest; descendants, ancestors, show, stats,
+// plan show/list, revocations, audit verify/log and settings (reading): reader; revoke,
+// enforce, lift: responder; approve: approver; backup and settings changes: admin).
 // Transport: TLS with Context::tls_ca (and a client certificate with tls_cert/tls_key), else
 // plaintext to a loopback daemon only.
 //
@@ -51,6 +52,14 @@ int RunRemoteWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args
 // An online checkpoint written by the daemon into `dir` on its machine
 // (admin token).
 int RunRemoteBackup(const Context& ctx, const std::string& dir);
+// revocations [--all], audit verify, audit log [--from] (reader token) and
+// settings: reading with a reader token, a change with an admin token (a
+// global advisory-only switch turns off every block), recorded under the
+// credential's name (--as must be that name).
+int RunRemoteRevocations(const Context& ctx, bool all);
+int RunRemoteAuditVerify(const Context& ctx);
+int RunRemoteAuditLog(const Context& ctx, uint64_t from_seq);
+int RunRemoteSettings(const Context& ctx, const SettingsArgs& args);
 
 // A command (or flag) the RPC does not offer yet: says so and what is
 // missing, and returns kExitUsage. Nothing is faked over the network.

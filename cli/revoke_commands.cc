@@ -941,8 +941,12 @@ int RunRevocations(const Context& ctx, bool all) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<std::vector<Revocation>> revs = (*store)->ListRevocations();
   if (!revs.ok()) return Fail(ctx, kCmd, revs.status());
+  return ReportRevocations(ctx, all, *revs);
+}
+
+int ReportRevocations(const Context& ctx, bool all, const std::vector<Revocation>& revs) {
   std::vector<const Revocation*> shown;
-  for (const Revocation& rev : *revs) {
+  for (const Revocation& rev : revs) {
     if (all || rev.state == RevocationState::kActive) shown.push_back(&rev);
   }
   if (ctx.json) {
@@ -1531,8 +1535,13 @@ int RunAuditVerify(const Context& ctx) {
   constexpr std::string_view kCmd = "audit verify";
   auto store = OpenForQuery(ctx);
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
-  absl::StatusOr<AuditVerification> v = (*store)->VerifyAudit();
-  if (!v.ok()) return Fail(ctx, kCmd, v.status());
+  absl::StatusOr<AuditVerification> verification = (*store)->VerifyAudit();
+  if (!verification.ok()) return Fail(ctx, kCmd, verification.status());
+  return ReportAuditVerify(ctx, *verification);
+}
+
+int ReportAuditVerify(const Context& ctx, const AuditVerification& verification) {
+  const AuditVerification* v = &verification;
   int code = v->ok ? kExitOk : kExitAuditFailed;
   if (ctx.json) {
     JsonWriter w;
@@ -1573,6 +1582,10 @@ int RunAuditLog(const Context& ctx, uint64_t from_seq) {
                    std::make_move_iterator(page->end()));
     if (got < kAuditPage) break;
   }
+  return ReportAuditLog(ctx, from_seq, entries);
+}
+
+int ReportAuditLog(const Context& ctx, uint64_t from_seq, const std::vector<AuditEntry>& entries) {
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();
@@ -1615,9 +1628,7 @@ int RunAuditLog(const Context& ctx, uint64_t from_seq) {
 
 // ----------------------------------------------------------- settings
 
-namespace {
-
-void PrintSettings(const Context& ctx, const RevocationSettings& s, bool changed) {
+int ReportSettings(const Context& ctx, const RevocationSettings& s, bool changed) {
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();
@@ -1626,26 +1637,17 @@ void PrintSettings(const Context& ctx, const RevocationSettings& s, bool changed
     w.MemberBool("changed", changed);
     w.EndObject();
     PrintJson(ctx, w);
-    return;
+    return kExitOk;
   }
   fmt::print(ctx.out, "advisory-only   {}{}\n", s.advisory_only ? "on" : "off",
              s.advisory_only ? " (revocations are reported, nothing is denied)" : "");
   fmt::print(ctx.out, "bulk-threshold  {} (plans with more artifacts need 2 approvals)\n",
              s.bulk_threshold);
+  return kExitOk;
 }
 
-}  // namespace
-
-int RunSettings(const Context& ctx, const SettingsArgs& args) {
+int CheckSettingsChange(const Context& ctx, const SettingsArgs& args) {
   constexpr std::string_view kCmd = "settings";
-  bool change = args.advisory_only.has_value() || args.bulk_threshold.has_value();
-  if (!change) {
-    auto store = OpenForQuery(ctx);
-    if (!store.ok()) return Fail(ctx, kCmd, store.status());
-    PrintSettings(ctx, (*store)->GetSettings(), /*changed=*/false);
-    return kExitOk;
-  }
-
   if (args.advisory_only && *args.advisory_only != "on" && *args.advisory_only != "off") {
     return Usage(ctx, kCmd,
                  fmt::format("--advisory-only {}: expected on or off", *args.advisory_only));
@@ -1654,6 +1656,18 @@ int RunSettings(const Context& ctx, const SettingsArgs& args) {
   // explained like any revocation.
   if (args.as.empty()) return MissingPrincipal(ctx, kCmd);
   if (args.reason.empty()) return Usage(ctx, kCmd, "a change needs --reason TEXT");
+  return kExitOk;
+}
+
+int RunSettings(const Context& ctx, const SettingsArgs& args) {
+  constexpr std::string_view kCmd = "settings";
+  bool change = args.advisory_only.has_value() || args.bulk_threshold.has_value();
+  if (!change) {
+    auto store = OpenForQuery(ctx);
+    if (!store.ok()) return Fail(ctx, kCmd, store.status());
+    return ReportSettings(ctx, (*store)->GetSettings(), /*changed=*/false);
+  }
+  if (int code = CheckSettingsChange(ctx, args); code != kExitOk) return code;
 
   auto store = OpenForWrite(ctx);
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
@@ -1662,8 +1676,7 @@ int RunSettings(const Context& ctx, const SettingsArgs& args) {
   if (args.bulk_threshold) settings.bulk_threshold = *args.bulk_threshold;
   absl::Status updated = (*store)->UpdateSettings(settings, args.as, args.reason);
   if (!updated.ok()) return Fail(ctx, kCmd, updated);
-  PrintSettings(ctx, (*store)->GetSettings(), /*changed=*/true);
-  return kExitOk;
+  return ReportSettings(ctx, (*store)->GetSettings(), /*changed=*/true);
 }
 
 }  // namespace lineage::cli

@@ -177,5 +177,17 @@ int ReportLift(const Context& ctx, const LiftArgs& args, const LiftResult& resul
 int ReportPlanShow(const Context& ctx, const Plan& plan);
 int ReportPlanList(const Context& ctx, const std::vector<Plan>& plans);
 int ReportWhy(const Context& ctx, const WhyArgs& args, const WhyResult& why);
+// revocations, audit verify, audit log and settings once their data is at
+// hand. `revs`: every revocation (or the active ones), oldest first; those
+// not shown without `all` are skipped. `entries`: every entry from from_seq.
+int ReportRevocations(const Context& ctx, bool all, const std::vector<Revocation>& revs);
+// kExitOk when the chain verified, kExitAuditFailed when not.
+int ReportAuditVerify(const Context& ctx, const AuditVerification& verification);
+int ReportAuditLog(const Context& ctx, uint64_t from_seq, const std::vector<AuditEntry>& entries);
+int ReportSettings(const Context& ctx, const RevocationSettings& settings, bool changed);
+// The checks of a settings change before anything is opened or asked:
+// kExitOk, or the usage error it reported (a bad --advisory-only, no --as,
+// no --reason).
+int CheckSettingsChange(const Context& ctx, const SettingsArgs& args);
 
 }  // namespace lineage::cli

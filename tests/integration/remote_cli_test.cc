@@ -422,6 +422,9 @@ TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
            {"ingest", {"plan", "list"}, "reader"},
            {"reader", {"backup", dir_ + "/bk"}, "admin"},
            {"gate", {"workloads", "ingest", kSamples + "/policy.json"}, "ingest"},
+           {"gate", {"revocations", "--all"}, "reader"},
+           {"responder", {"audit", "log"}, "reader"},
+           {"admin", {"settings"}, "reader"},
        }) {
     ProcessResult wrong_role = Remote(r.role, r.args);
     EXPECT_EQ(wrong_role.exit_code, 4) << r.args[0];
@@ -429,10 +432,8 @@ TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
   }
   EXPECT_FALSE(fs::exists(dir_ + "/bk"));
   // Commands and flags the RPC lacks are usage errors, not silent fakes.
-  for (std::vector<std::string> args : {std::vector<std::string>{"revocations"},
-                                        {"keys"},
+  for (std::vector<std::string> args : {std::vector<std::string>{"keys"},
                                         {"evidence", "rev-1"},
-                                        {"audit", "verify"},
                                         {"check", "--at", "2026-01-01T00:00:00Z", kFooPy},
                                         {"descendants", "--kinds", "derived", kFooPy}}) {
     ProcessResult r = Remote("reader", args);
@@ -736,6 +737,215 @@ TEST_F(RemoteCliTest, AdminTokenCreateListRevoke) {
   ProcessResult listed_json = Embedded({"admin", "token", "list", "--json"});
   EXPECT_THAT(listed_json.out, HasSubstr("\"name\":\"edge-gate\",\"role\":\"gate\""));
   EXPECT_THAT(listed_json.out, ::testing::ContainsRegex("\"edge-gate\"[^}]*\"revoked\":true"));
+}
+
+// Runs each case over --server now and keeps the results; Compare later
+// runs them embedded on the same database (the daemon stopped) and expects
+// the same stdout, stderr and exit code.
+struct RemoteCase {
+  std::string role;
+  std::vector<std::string> args;
+};
+
+// An unsigned in-toto Statement v1 (SLSA v1 predicate): Digest(subject)
+// built from Digest(material).
+std::string UnsignedStatement(int subject, int material) {
+  return fmt::format(
+      "{{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{{\"name\":\"s\",\"digest\":"
+      "{{\"sha256\":\"{}\"}}}}],\"predicateType\":\"https://slsa.dev/provenance/v1\","
+      "\"predicate\":{{\"buildDefinition\":{{\"buildType\":\"https://ci.example/t\","
+      "\"resolvedDependencies\":[{{\"uri\":\"m\",\"digest\":{{\"sha256\":\"{}\"}}}}]}},"
+      "\"runDetails\":{{\"builder\":{{\"id\":\"https://ci.example/b\"}},\"metadata\":{{"
+      "\"finishedOn\":\"2026-01-02T03:04:05Z\"}}}}}}}}",
+      Digest(subject).substr(7), Digest(material).substr(7));
+}
+
+// revocations (with a lifted and an advisory one), audit verify, audit log
+// across pages and settings print over --server what they print embedded.
+// The audit log holds more than the daemon's page of 256 entries, so the
+// remote form has to fetch and join pages.
+TEST_F(RemoteCliTest, RevocationsAuditAndSettingsEqualEmbedded) {
+  ASSERT_EQ(Embedded({"revoke", "--digest", kFooPy, "--reason", "INC-1 'quoted'", "--as", "alice"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Embedded({"lift", "rev-1", "--reason", "false alarm", "--as", "bob"}).exit_code, 0);
+  ASSERT_EQ(Embedded({"revoke", "--digest", kFooTarGz, "--digest", Digest(7), "--reason", "INC-2",
+                      "--as", "carol"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Embedded({"revoke", "--digest", Digest(8), "--reason", "watch it", "--advisory", "--as",
+                      "dave"})
+                .exit_code,
+            0);
+  StartDaemon();
+
+  // 260 settings changes over the admin RPC: 267 audit entries in all.
+  {
+    rpc::ClientOptions options{fmt::format("127.0.0.1:{}", port_), tokens_["admin"]};
+    absl::StatusOr<std::unique_ptr<rpc::Client>> admin = rpc::Client::Connect(options);
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    for (uint64_t i = 0; i < 260; ++i) {
+      rpc::Client::SettingsChange change;
+      change.bulk_threshold = 1000 + i;
+      change.reason = fmt::format("step {}", i);
+      absl::StatusOr<RevocationSettings> now = (*admin)->UpdateSettings(change);
+      ASSERT_TRUE(now.ok()) << now.status();
+      EXPECT_EQ(now->bulk_threshold, 1000 + i);
+    }
+  }
+
+  std::vector<RemoteCase> cases = {
+      {"reader", {"revocations"}},
+      {"reader", {"revocations", "--json"}},
+      {"reader", {"revocations", "--all"}},
+      {"reader", {"revocations", "--all", "--json"}},
+      {"reader", {"audit", "verify"}},
+      {"reader", {"audit", "verify", "--json"}},
+      {"reader", {"audit", "log"}},
+      {"reader", {"audit", "log", "--json"}},
+      {"reader", {"audit", "log", "--from", "250"}},
+      {"reader", {"audit", "log", "--from", "100000"}},  // none: a note on stderr
+      {"reader", {"settings"}},
+      {"reader", {"settings", "--json"}},
+      {"reader", {"settings", "--advisory-only", "maybe"}},  // usage error before any call
+      {"admin", {"settings", "--bulk-threshold", "5", "--reason", "r"}},  // no --as
+  };
+  std::vector<ProcessResult> remote;
+  for (const RemoteCase& c : cases)
+    remote.push_back(Remote(c.role, c.args));
+  ASSERT_EQ(StopDaemon(), 0);
+
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ProcessResult embedded = Embedded(cases[i].args);
+    SCOPED_TRACE(fmt::format("lineage {}", fmt::join(cases[i].args, " ")));
+    EXPECT_EQ(remote[i].exit_code, embedded.exit_code) << remote[i].err;
+    EXPECT_EQ(remote[i].out, embedded.out);
+    EXPECT_EQ(remote[i].err, embedded.err);
+  }
+  EXPECT_THAT(remote[0].out, Not(HasSubstr("rev-1 ")));
+  EXPECT_THAT(remote[2].out, ::testing::ContainsRegex("rev-1 +lifted"));
+  EXPECT_THAT(remote[2].out, ::testing::ContainsRegex("rev-3 +active +advisory"));
+  EXPECT_THAT(remote[3].out, HasSubstr("\"lift_reason\":\"false alarm\""));
+  EXPECT_THAT(remote[4].out, HasSubstr("audit log ok: 267 entries verified"));
+  EXPECT_THAT(remote[6].out, HasSubstr("\n  267  "));
+  EXPECT_THAT(remote[6].out, HasSubstr("\n  256  "));
+  EXPECT_THAT(remote[10].out, HasSubstr("bulk-threshold  1259 "));
+}
+
+// A settings change over --server needs an admin token and is recorded
+// under that credential's name; gate, responder and reader tokens are
+// refused before any call, and an admin cannot sign as someone else.
+TEST_F(RemoteCliTest, SettingsChangeNeedsAnAdminTokenAndIsAudited) {
+  StartDaemon();
+  std::vector<std::string> change = {"settings", "--advisory-only", "on", "--as", "admin",
+                                     "--reason", "INC-3 rollback"};
+  for (const char* role : {"gate", "responder", "reader", "approver", "ingest"}) {
+    std::vector<std::string> as_self = change;
+    as_self[4] = role;
+    ProcessResult refused = Remote(role, as_self);
+    EXPECT_EQ(refused.exit_code, 4) << role;
+    EXPECT_EQ(refused.err, fmt::format("lineage settings: the token's role is {}; settings needs "
+                                       "a admin token\n",
+                                       role));
+  }
+  std::vector<std::string> impostor = change;
+  impostor[4] = "mallory";
+  ProcessResult posing = Remote("admin", impostor);
+  EXPECT_EQ(posing.exit_code, 6);
+  EXPECT_EQ(posing.err, "lineage settings: this token acts as \"admin\", not as \"mallory\"\n");
+  ProcessResult unchanged = Remote("reader", {"settings"});
+  EXPECT_THAT(unchanged.out, HasSubstr("advisory-only   off\n"));
+  EXPECT_EQ(Remote("reader", {"audit", "log"}).err, "lineage audit log: no entries from seq 1\n");
+
+  std::vector<std::string> json = change;
+  json.push_back("--json");
+  ProcessResult changed = Remote("admin", json);
+  ASSERT_EQ(changed.exit_code, 0) << changed.err;
+  EXPECT_EQ(changed.out, "{\"advisory_only\":true,\"bulk_threshold\":100,\"changed\":true}\n");
+  ProcessResult shown = Remote("reader", {"settings"});
+  EXPECT_THAT(shown.out, HasSubstr("advisory-only   on (revocations are reported"));
+  ProcessResult log = Remote("reader", {"audit", "log", "--json"});
+  EXPECT_THAT(log.out, ::testing::ContainsRegex(
+                           "\\{\"seq\":1,[^}]*\"actor\":\"admin\",\"action\":\"settings\""));
+  ASSERT_EQ(StopDaemon(), 0);
+  // The change is the database's, recorded as the embedded one would be.
+  EXPECT_EQ(Embedded({"settings"}).out, shown.out);
+  EXPECT_EQ(Embedded({"audit", "log", "--json"}).out, log.out);
+  ProcessResult evidence = Embedded({"audit", "verify"});
+  EXPECT_EQ(evidence.exit_code, 0) << evidence.out;
+}
+
+// audit verify over --server exits as embedded: 0 for an intact chain, 7
+// with the same report once an entry was edited behind the store's back.
+TEST_F(RemoteCliTest, RemoteAuditVerifyExitCodesAreEmbeddedOnes) {
+  ASSERT_EQ(
+      Embedded({"revoke", "--digest", kFooPy, "--reason", "INC-9", "--as", "responder"}).exit_code,
+      0);
+  StartDaemon();
+  ProcessResult intact = Remote("reader", {"audit", "verify"});
+  EXPECT_EQ(intact.exit_code, 0) << intact.err;
+  EXPECT_THAT(intact.out, HasSubstr("audit log ok: 2 entries verified"));
+  ASSERT_EQ(StopDaemon(), 0);
+
+  EditAuditEntry(db_, 2, "responder", "impostor!");
+  StartDaemon();
+  ProcessResult text = Remote("reader", {"audit", "verify"});
+  ProcessResult json = Remote("reader", {"audit", "verify", "--json"});
+  ProcessResult gate = Remote("gate", {"audit", "verify"});
+  ASSERT_EQ(StopDaemon(), 0);
+  EXPECT_EQ(text.exit_code, 7) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("audit log TAMPERED: 1 problem in 2 entries"));
+  EXPECT_THAT(json.out, HasSubstr("\"ok\":false"));
+  EXPECT_EQ(json.exit_code, 7);
+  ProcessResult embedded_text = Embedded({"audit", "verify"});
+  ProcessResult embedded_json = Embedded({"audit", "verify", "--json"});
+  EXPECT_EQ(embedded_text.exit_code, 7);
+  EXPECT_EQ(text.out, embedded_text.out);
+  EXPECT_EQ(json.out, embedded_json.out);
+  EXPECT_EQ(gate.exit_code, 4);
+  EXPECT_THAT(gate.err, HasSubstr("audit verify needs a reader token"));
+}
+
+// enforce over --server of a plan whose closure grew since review prints
+// the same change and the same replan command as embedded enforce: the
+// responder reads the plan back itself (Responder.getPlan).
+TEST_F(RemoteCliTest, RemoteEnforceOfAChangedPlanPrintsTheReplanCommand) {
+  ProcessResult planned = Embedded({"revoke", "--digest", Digest(500), "--reason", "INC-5 it's bad",
+                                    "--advisory", "--dry-run", "--as", "responder"});
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(planned.out, id, std::regex("plan       ([0-9a-f]{64})")));
+  std::string statement = dir_ + "/statement.json";
+  {
+    std::ofstream out(statement);
+    out << UnsignedStatement(501, 500);
+  }
+  ProcessResult grew = Embedded({"ingest", "--allow-unsigned", statement});
+  ASSERT_EQ(grew.exit_code, 0) << grew.err;
+
+  StartDaemon();
+  std::vector<std::string> enforce = {"enforce", id[1], "--as", "responder"};
+  std::vector<std::string> enforce_json = enforce;
+  enforce_json.push_back("--json");
+  ProcessResult text = Remote("responder", enforce);
+  ProcessResult json = Remote("responder", enforce_json);
+  ASSERT_EQ(StopDaemon(), 0);
+  EXPECT_EQ(text.exit_code, 6) << text.err;
+  EXPECT_THAT(text.out,
+              HasSubstr(fmt::format("lineage --server 127.0.0.1:{} revoke --digest {} --reason "
+                                    "'INC-5 it'\\''s bad' --advisory --dry-run --as <you>",
+                                    port_, Digest(500))));
+  EXPECT_THAT(text.out, HasSubstr("+" + Digest(501)));
+
+  // Nothing was enforced either way, so the embedded run sees the same plan.
+  ProcessResult embedded_text = Embedded(enforce);
+  ProcessResult embedded_json = Embedded(enforce_json);
+  EXPECT_EQ(embedded_text.exit_code, 6);
+  EXPECT_EQ(Comparable(text.out, db_), Comparable(embedded_text.out, db_));
+  EXPECT_EQ(text.err, embedded_text.err);
+  EXPECT_EQ(json.exit_code, embedded_json.exit_code);
+  EXPECT_EQ(json.out, embedded_json.out);
+  EXPECT_EQ(json.err, embedded_json.err);
 }
 
 class RemoteGateWatchTest : public RemoteCliTest {
