@@ -1277,6 +1277,10 @@ size_t AuditEntryBytes(const AuditEntry& e) {
 // to `budget` bytes but never empty while any are left. Reads the whole
 // list for each page. TODO(perf): a store with many thousands of
 // revocations would want a seek by id; today's lists are far smaller.
+//
+// Limitation: a revocation is never split across pages, so one whose roots
+// alone are past the connection's message limit (hundreds of thousands of
+// roots at the default 64 MiB) fails the call until the limits are raised.
 struct RevocationPage {
   std::vector<Revocation> revocations;
   bool truncated = false;
