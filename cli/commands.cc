@@ -329,18 +329,9 @@ int RunTraverse(const Context& ctx, const TraverseArgs& args) {
   TraversalOptions options;
   options.max_depth = args.max_depth;
   options.limit = args.limit;
-  if (!args.kinds.empty()) {
-    options.edge_kinds = EdgeKindMask();
-    for (const std::string& name : args.kinds) {
-      std::optional<EdgeKind> kind = ParseEdgeKind(name);
-      if (!kind) {
-        return Fail(ctx,
-                    absl::InvalidArgumentError(fmt::format(
-                        "--kinds: unknown edge kind \"{}\" (derived, signed, built, runs)", name)));
-      }
-      options.edge_kinds.Add(*kind);
-    }
-  }
+  absl::StatusOr<EdgeKindMask> kinds = ParseKindsFlag(args.kinds);
+  if (!kinds.ok()) return Fail(ctx, kinds.status());
+  options.edge_kinds = *kinds;
 
   auto store = OpenForQuery(ctx);
   if (!store.ok()) return Fail(ctx, store.status());
@@ -368,6 +359,20 @@ int RunTraverse(const Context& ctx, const TraverseArgs& args) {
                                                : (*store)->Descendants(ref->text, options);
   if (!result.ok()) return Fail(ctx, result.status());
   return ReportTraversal(ctx, args, *result);
+}
+
+absl::StatusOr<EdgeKindMask> ParseKindsFlag(const std::vector<std::string>& names) {
+  if (names.empty()) return EdgeKindMask::All();
+  EdgeKindMask mask;
+  for (const std::string& name : names) {
+    std::optional<EdgeKind> kind = ParseEdgeKind(name);
+    if (!kind) {
+      return absl::InvalidArgumentError(
+          fmt::format("--kinds: unknown edge kind \"{}\" (derived, signed, built, runs)", name));
+    }
+    mask.Add(*kind);
+  }
+  return mask;
 }
 
 int ReportTraversal(const Context& ctx, const TraverseArgs& args, const TraversalResult& found) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/include/lineage/types.h"
 
 namespace lineage {
 struct TraversalResult;  // engine/include/lineage/store.h
@@ -107,6 +108,9 @@ int RunShow(const Context& ctx, const std::string& ref);
 // descendants/ancestors output for a traversal already made (shared with
 // the remote commands, so that both modes print the same bytes).
 int ReportTraversal(const Context& ctx, const TraverseArgs& args, const TraversalResult& result);
+// --kinds NAME,...: the edge kinds to follow; every kind when empty.
+// InvalidArgument names an unknown kind.
+absl::StatusOr<EdgeKindMask> ParseKindsFlag(const std::vector<std::string>& names);
 // show's output for a node already read (shared with the remote commands).
 int ReportShow(const Context& ctx, const NodeInfo& node);
 int RunStats(const Context& ctx);

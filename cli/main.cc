@@ -269,6 +269,10 @@ struct RemoteCli {
     const lineage::cli::WorkloadsIngestArgs* workloads_ingest = nullptr;
     const CLI::App* ingest_cmd = nullptr;
     const lineage::cli::IngestArgs* ingest = nullptr;
+    const CLI::App* workloads_list_cmd = nullptr;
+    const lineage::cli::WorkloadsListArgs* workloads_list = nullptr;
+    const CLI::App* keys_cmd = nullptr;
+    const lineage::cli::KeysArgs* keys = nullptr;
   } local;
 };
 
@@ -379,6 +383,10 @@ int RemoteCli::RunRemote(const CLI::App& app, const lineage::cli::Context& ctx,
   if (rev.audit_verify_cmd->parsed()) return RunRemoteAuditVerify(ctx);
   if (rev.audit_log_cmd->parsed()) return RunRemoteAuditLog(ctx, rev.audit_from);
   if (rev.settings_cmd->parsed()) return RunRemoteSettings(ctx, rev.SettingsGiven());
+  if (local.workloads_list_cmd->parsed()) {
+    return RunRemoteWorkloadsList(ctx, *local.workloads_list);
+  }
+  if (local.keys_cmd->parsed()) return RunRemoteKeys(ctx, *local.keys);
   // Name the command as typed, subcommands included ("plan show").
   std::string name;
   for (const CLI::App* cmd = &app; !cmd->get_subcommands().empty();) {
@@ -524,6 +532,10 @@ int main(int argc, char** argv) {
   remote.local.workloads_ingest = &workloads_ingest;
   remote.local.ingest_cmd = ingest_cmd;
   remote.local.ingest = &ingest;
+  remote.local.workloads_list_cmd = workloads_list_cmd;
+  remote.local.workloads_list = &workloads_list;
+  remote.local.keys_cmd = keys_cmd;
+  remote.local.keys = &keys;
 
   try {
     app.parse(argc, argv);

@@ -117,13 +117,18 @@ int RunRemoteCheck(const Context& ctx, const CheckArgs& args) {
   if (!digest.ok()) return ReportUsage(ctx, kCmd, std::string(digest.status().message()));
   absl::StatusOr<UnknownPolicy> unknown = ParseUnknown(args.unknown);
   if (!unknown.ok()) return ReportUsage(ctx, kCmd, std::string(unknown.status().message()));
-  if (!args.at.empty()) {
-    return RemoteUnsupported(ctx, "check --at", "the RPC's check answers for now only");
-  }
   CheckOptions options;
   options.unknown = *unknown;
+  if (!args.at.empty()) {
+    absl::StatusOr<absl::Time> at = ParseAtFlag(args.at);
+    if (!at.ok()) return ReportUsage(ctx, kCmd, std::string(at.status().message()));
+    options.at = *at;
+  }
   return WithClient(ctx, kCmd, rpc::Role::kGate, [&](rpc::Client& client) {
-    absl::StatusOr<CheckResult> result = client.Check(*digest, options.unknown);
+    // With --at, the daemon replays its history (Gate.checkAt).
+    absl::StatusOr<CheckResult> result = options.at
+                                             ? client.CheckAt(*digest, options.unknown, *options.at)
+                                             : client.Check(*digest, options.unknown);
     if (!result.ok()) return RemoteFail(ctx, kCmd, result.status());
     // One more call, only when revocations cover the digest, for their
     // reasons; a failed lookup degrades to bare ids, as embedded.
@@ -184,14 +189,12 @@ int RunRemoteTraverse(const Context& ctx, const TraverseArgs& args) {
   };
   absl::StatusOr<Ref> ref = ParseRef(args.ref);
   if (!ref.ok()) return fail(ref.status());
-  if (!args.kinds.empty()) {
-    return RemoteUnsupported(ctx, fmt::format("{} --kinds", direction),
-                             "the RPC's traversals follow every edge kind");
-  }
+  absl::StatusOr<EdgeKindMask> kinds = ParseKindsFlag(args.kinds);
+  if (!kinds.ok()) return fail(kinds.status());
   return WithClient(ctx, direction, rpc::Role::kReader, [&](rpc::Client& client) {
     absl::StatusOr<TraversalResult> result =
-        args.ancestors ? client.Ancestors(ref->text, args.max_depth, args.limit)
-                       : client.Descendants(ref->text, args.max_depth, args.limit);
+        args.ancestors ? client.Ancestors(ref->text, args.max_depth, args.limit, *kinds)
+                       : client.Descendants(ref->text, args.max_depth, args.limit, *kinds);
     if (!result.ok()) return fail(result.status());
     return PrintRemoteTraversal(ctx, args, ref->text, &*result);
   });
@@ -460,6 +463,37 @@ int RunRemoteWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args
           return watch.Seen(client.IngestInventory(source, content, options));
         });
     return watch.Code(code);
+  });
+}
+
+// ------------------------------------------------ workloads list, keys
+
+namespace {
+// A failure as the embedded workload commands print it, with the remote
+// exit code for a daemon out of reach.
+int WorkloadsFail(const Context& ctx, std::string_view command, const absl::Status& status) {
+  int code = ReportWorkloadsFailure(ctx, command, status);
+  return Transport(status) ? kExitUnreachable : code;
+}
+}  // namespace
+
+int RunRemoteWorkloadsList(const Context& ctx, const WorkloadsListArgs& args) {
+  constexpr std::string_view kCmd = "workloads list";
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<std::vector<ClusterInventory>> clusters = client.Workloads(args.cluster);
+    if (!clusters.ok()) return WorkloadsFail(ctx, kCmd, clusters.status());
+    return ReportWorkloadsList(ctx, *clusters);
+  });
+}
+
+int RunRemoteKeys(const Context& ctx, const KeysArgs& args) {
+  constexpr std::string_view kCmd = "keys";
+  absl::StatusOr<absl::Duration> age = ParseStaleFlag(args.stale);
+  if (!age.ok()) return WorkloadsFail(ctx, kCmd, age.status());
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<KeyUsageReport> report = client.KeyUsage(*age);
+    if (!report.ok()) return WorkloadsFail(ctx, kCmd, report.status());
+    return ReportKeys(ctx, *report);
   });
 }
 

@@ -8,10 +8,11 @@
 // output leaves it out or empty; docs/cli.md lists those places.
 //
 // Credentials: Context::token (--token, or $LINEAGE_TOKEN); every command
-// needs the token of the role that grants its call (check, why and
-// deny-list: gate; ingest and workloads ingest: ingest; descendants, ancestors, show, stats,
-// plan show/list, revocations, audit verify/log and settings (reading): reader; revoke,
-// enforce, lift: responder; approve: approver; backup and settings changes: admin).
+// needs the token of the role that grants its call (check, check --at, why and
+// deny-list: gate; ingest and workloads ingest: ingest; descendants, ancestors (with --kinds
+// too), show, stats, plan show/list, revocations, audit verify/log, settings (reading),
+// workloads list and keys: reader; revoke, enforce, lift: responder; approve: approver;
+// backup and settings changes: admin).
 // Transport: TLS with Context::tls_ca (and a client certificate with tls_cert/tls_key), else
 // plaintext to a loopback daemon only.
 //
@@ -49,6 +50,10 @@ int RunRemotePlanShow(const Context& ctx, const PlanShowArgs& args);
 int RunRemotePlanList(const Context& ctx);
 // Each file is parsed and stored by the daemon (ingest token).
 int RunRemoteWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args);
+// The current inventories, fetched in pages the client joins (reader token).
+int RunRemoteWorkloadsList(const Context& ctx, const WorkloadsListArgs& args);
+// The daemon's key-usage report for --stale (reader token).
+int RunRemoteKeys(const Context& ctx, const KeysArgs& args);
 // An online checkpoint written by the daemon into `dir` on its machine
 // (admin token).
 int RunRemoteBackup(const Context& ctx, const std::string& dir);

@@ -1100,7 +1100,7 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
   CheckOptions options;
   options.unknown = *unknown;
   if (!args.at.empty()) {
-    absl::StatusOr<absl::Time> at = ParseTimeFlag("--at", args.at);
+    absl::StatusOr<absl::Time> at = ParseAtFlag(args.at);
     if (!at.ok()) return Usage(ctx, kCmd, Message(at.status()));
     options.at = *at;
   }
@@ -1113,6 +1113,10 @@ int RunCheck(const Context& ctx, const CheckArgs& args) {
     absl::StatusOr<Revocation> rev = (*store)->GetRevocation(id);
     return rev.ok() ? rev->reason : std::string();
   });
+}
+
+absl::StatusOr<absl::Time> ParseAtFlag(const std::string& text) {
+  return ParseTimeFlag("--at", text);
 }
 
 int ReportCheck(const Context& ctx, CheckResult result, const CheckOptions& options,

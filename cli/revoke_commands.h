@@ -155,6 +155,8 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
 std::string SnapshotDocument(std::string_view format, const DenyListSnapshot& snapshot,
                              absl::Time now);
 
+// check --at TIME: an RFC 3339 time; InvalidArgument names the flag.
+absl::StatusOr<absl::Time> ParseAtFlag(const std::string& text);
 // check's answer: warnings, the verdict, the denying and advising revocations
 // named by `reason_of` (empty when unknown); kExitOk or kExitDenied.
 int ReportCheck(const Context& ctx, CheckResult result, const CheckOptions& options,

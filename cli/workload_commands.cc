@@ -274,7 +274,16 @@ int RunWorkloadsList(const Context& ctx, const WorkloadsListArgs& args) {
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<std::vector<ClusterInventory>> clusters = (*store)->Workloads(args.cluster);
   if (!clusters.ok()) return Fail(ctx, kCmd, clusters.status());
+  return ReportWorkloadsList(ctx, *clusters);
+}
 
+int ReportWorkloadsFailure(const Context& ctx, std::string_view command,
+                           const absl::Status& status) {
+  return Fail(ctx, command, status);
+}
+
+int ReportWorkloadsList(const Context& ctx, const std::vector<ClusterInventory>& found) {
+  const std::vector<ClusterInventory>* clusters = &found;
   if (ctx.json) {
     JsonWriter w;
     w.BeginObject();
@@ -353,16 +362,26 @@ absl::StatusOr<absl::Duration> ParseAge(std::string_view text) {
 
 int RunKeys(const Context& ctx, const KeysArgs& args) {
   constexpr std::string_view kCmd = "keys";
-  absl::StatusOr<absl::Duration> age = ParseAge(args.stale);
-  if (!age.ok()) {
-    return Fail(ctx, kCmd,
-                absl::InvalidArgumentError(fmt::format("--stale: {}", Message(age.status()))));
-  }
+  absl::StatusOr<absl::Duration> age = ParseStaleFlag(args.stale);
+  if (!age.ok()) return Fail(ctx, kCmd, age.status());
   auto store = OpenForQuery(ctx);
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<KeyUsageReport> report = (*store)->KeyUsage(*age);
   if (!report.ok()) return Fail(ctx, kCmd, report.status());
+  return ReportKeys(ctx, *report);
+}
 
+absl::StatusOr<absl::Duration> ParseStaleFlag(std::string_view text) {
+  absl::StatusOr<absl::Duration> age = ParseAge(text);
+  if (!age.ok()) {
+    return absl::InvalidArgumentError(fmt::format("--stale: {}", Message(age.status())));
+  }
+  return age;
+}
+
+int ReportKeys(const Context& ctx, const KeyUsageReport& usage) {
+  const KeyUsageReport* report = &usage;
+  const absl::Duration* age = &usage.rotation_age;
   auto share = [&](uint64_t n) {
     return report->signed_attestations == 0
                ? 0.0

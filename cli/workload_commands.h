@@ -64,6 +64,21 @@ int RunWorkloadsList(const Context& ctx, const WorkloadsListArgs& args);
 // rotation age after their first signature.
 int RunKeys(const Context& ctx, const KeysArgs& args);
 
+// ---- Shared with the remote commands (cli/remote_commands.h), so that
+// the same data prints the same bytes in both modes.
+
+// "lineage <command>: <message>" on err and the exit code these commands
+// give `status` (kExitUsage, kExitNotFound or kExitError).
+int ReportWorkloadsFailure(const Context& ctx, std::string_view command,
+                           const absl::Status& status);
+// workloads list's output for inventories already read; kExitOk.
+int ReportWorkloadsList(const Context& ctx, const std::vector<ClusterInventory>& clusters);
+// keys' output for a report already made (its rotation_age is the one
+// printed); kExitOk.
+int ReportKeys(const Context& ctx, const KeyUsageReport& report);
+// --stale AGE: ParseAge, with InvalidArgument naming the flag.
+absl::StatusOr<absl::Duration> ParseStaleFlag(std::string_view text);
+
 // A positive age: "<N>d" (days), "<N>w" (weeks), or an absl duration such as
 // "36h", "90m", "1h30m". InvalidArgument otherwise.
 absl::StatusOr<absl::Duration> ParseAge(std::string_view text);

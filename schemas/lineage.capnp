@@ -178,6 +178,14 @@ interface Gate {
   revocations @6 (ids :List(Text)) -> (status :Status, revocations :List(Revocation));
   # The named revocations in the order asked (check names them by id; this
   # gives their reasons). At most 1,000 ids; an unknown id is status 5.
+
+  # -- history replay (lineage check --at)
+  checkAt @7 (digest :Text, unknown :UnknownPolicy, atMicros :Int64)
+      -> (status :Status, result :CheckResult);
+  # The verdict as it was at `atMicros` (Unix microseconds), replayed from
+  # the store's revocation history. Reads RocksDB, so it runs on the query
+  # thread and never delays check; slower than check (it replays the
+  # deny-list log up to that time). Statuses as check (3: not a digest).
 }
 
 interface DenyListSubscriber {
@@ -263,11 +271,37 @@ struct TraversedNode {
   depth @2 :UInt32;
 }
 
+struct WorkloadImages {
+  ref @0 :Text;                # workload:<cluster>/<namespace>/<kind>/<name>
+  images @1 :List(Text);       # canonical artifact refs it runs, sorted
+}
+
+struct ClusterWorkloads {
+  # A cluster's current inventory (the engine's lineage::ClusterInventory),
+  # or, in a page of Reader.workloads, the next slice of its workloads.
+  cluster @0 :Text;
+  inventory @1 :Text;          # its id
+  timeMicros @2 :Int64;        # when it was taken
+  workloads @3 :List(WorkloadImages);  # sorted by ref
+}
+
+struct SignerUsage {
+  # The engine's lineage::SignerUsage.
+  key @0 :Text;
+  keyless @1 :Bool;
+  attestations @2 :UInt64;
+  firstSignedMicros @3 :Int64;  # Int64 min: no known time
+  lastSignedMicros @4 :Int64;
+  beyondRotationAge @5 :Bool;
+}
+
 interface Reader {
-  descendants @0 (ref :Text, maxDepth :Int32, limit :UInt64)
+  descendants @0 (ref :Text, maxDepth :Int32, limit :UInt64, kinds :List(Text))
       -> (status :Status, root :Text, nodes :List(TraversedNode), truncated :Bool);
-  ancestors @1 (ref :Text, maxDepth :Int32, limit :UInt64)
+  ancestors @1 (ref :Text, maxDepth :Int32, limit :UInt64, kinds :List(Text))
       -> (status :Status, root :Text, nodes :List(TraversedNode), truncated :Bool);
+  # `kinds`: follow only these edge kinds (derived, signed, built, runs);
+  # empty: every kind. An unknown name is status 3.
   stats @2 () -> (status :Status, nodes :UInt64, edges :UInt64, attestations :UInt64,
                   dbBytes :UInt64, nodesByKind :List(UInt64), edgesByKind :List(UInt64),
                   edgeAssertions :UInt64, unsignedAttestations :UInt64);
@@ -303,6 +337,29 @@ interface Reader {
   # listRevocations), at least one per page. truncated: ask again from the
   # last seq + 1.
   getSettings @9 () -> (status :Status, settings :RevocationSettings);
+
+  # -- workload inventories and key hygiene (lineage workloads list, keys)
+  workloads @10 (cluster :Text, afterCluster :Text, afterInventory :Text, afterWorkload :Text,
+                maxMessageBytes :UInt64)
+      -> (status :Status, clusters :List(ClusterWorkloads), truncated :Bool);
+  # One page of the current inventories of every cluster (sorted by name),
+  # or of `cluster` alone (status 5 if it has none), each with its workloads
+  # sorted by ref. A page stays under half the smaller of the daemon's and
+  # the caller's `maxMessageBytes` (0: the daemon's), but always holds at
+  # least one workload. truncated: ask again with afterCluster, afterInventory
+  # and afterWorkload set to the last cluster, its inventory id and its last
+  # workload ("" if it had none) in this page; the next page starts with the
+  # rest of that cluster's workloads, under the same cluster name, when any
+  # remain. If that cluster's current inventory is no longer afterInventory
+  # (replaced between pages) the answer is status 10 (aborted): start again.
+  keyUsage @11 (rotationAgeMicros :Int64, maxMessageBytes :UInt64)
+      -> (status :Status, signers :List(SignerUsage), signedAttestations :UInt64,
+          keylessAttestations :UInt64, longLivedAttestations :UInt64);
+  # Store::KeyUsage: every key node's usage (sorted by key ref) with the
+  # rotation age given (status 3 unless positive), on the query thread.
+  # One message: status 8 (resource exhausted) when the signers do not fit
+  # half the smaller of the daemon's and the caller's `maxMessageBytes`
+  # (0: the daemon's); about 200,000 signers fit the default 64 MiB.
 }
 
 struct AuditEntry {

@@ -68,11 +68,12 @@ absl::Status FromKj(const kj::Exception& e, std::string_view what, std::string_v
 
 std::string_view RoleFor(std::string_view call) {
   if (call == "check" || call == "deny-list" || call == "snapshot" || call == "subscribe" ||
-      call == "why" || call == "revocations")
+      call == "why" || call == "revocations" || call == "check --at")
     return "gate";
   if (call == "descendants" || call == "ancestors" || call == "show" || call == "stats" ||
       call == "plan show" || call == "plan list" || call == "list revocations" ||
-      call == "audit verify" || call == "audit log" || call == "settings")
+      call == "audit verify" || call == "audit log" || call == "settings" ||
+      call == "workloads list" || call == "keys")
     return "reader";
   if (call == "settings change") return "admin";
   if (call == "workloads ingest" || call == "ingest") return "ingest";
@@ -581,13 +582,15 @@ absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& cal
 // ---- reader
 
 absl::StatusOr<TraversalResult> Client::Descendants(std::string_view ref, int max_depth,
-                                                    uint64_t limit) {
+                                                    uint64_t limit, EdgeKindMask kinds) {
   if (absl::Status s = impl_->Need(Role::kReader, "descendants"); !s.ok()) return s;
   auto request = impl_->reader.descendantsRequest();
   std::string text(ref);
   request.setRef(Text(text));
   request.setMaxDepth(max_depth);
   request.setLimit(limit);
+  std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
+  FillEdgeKinds(request.initKinds(followed.size()), followed);
   auto response = impl_->Wait(request.send(), "descendants");
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
@@ -595,13 +598,15 @@ absl::StatusOr<TraversalResult> Client::Descendants(std::string_view ref, int ma
 }
 
 absl::StatusOr<TraversalResult> Client::Ancestors(std::string_view ref, int max_depth,
-                                                  uint64_t limit) {
+                                                  uint64_t limit, EdgeKindMask kinds) {
   if (absl::Status s = impl_->Need(Role::kReader, "ancestors"); !s.ok()) return s;
   auto request = impl_->reader.ancestorsRequest();
   std::string text(ref);
   request.setRef(Text(text));
   request.setMaxDepth(max_depth);
   request.setLimit(limit);
+  std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
+  FillEdgeKinds(request.initKinds(followed.size()), followed);
   auto response = impl_->Wait(request.send(), "ancestors");
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
@@ -873,6 +878,87 @@ absl::StatusOr<RevocationSettings> Client::GetSettings() {
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
   return ToSettings(response->getSettings());
+}
+
+// ---- reader: workloads, keys; gate: check --at
+
+absl::StatusOr<std::vector<ClusterInventory>> Client::Workloads(std::string_view cluster) {
+  if (absl::Status s = impl_->Need(Role::kReader, "workloads list"); !s.ok()) return s;
+  std::string name(cluster);
+  constexpr int kAttempts = 3;
+  absl::Status last;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::vector<ClusterInventory> out;
+    std::string after_workload;  // the last workload of out.back() received
+    for (;;) {
+      auto request = impl_->reader.workloadsRequest();
+      request.setCluster(Text(name));
+      std::string after_cluster = out.empty() ? std::string() : out.back().cluster;
+      std::string after_inventory = out.empty() ? std::string() : out.back().inventory;
+      request.setAfterCluster(Text(after_cluster));
+      request.setAfterInventory(Text(after_inventory));
+      request.setAfterWorkload(Text(after_workload));
+      request.setMaxMessageBytes(impl_->options.max_message_bytes);
+      auto response = impl_->Wait(request.send(), "workloads list");
+      if (!response.ok()) return response.status();
+      absl::Status status = ToStatus(response->getStatus());
+      if (status.code() == absl::StatusCode::kAborted) {
+        // An inventory was replaced between pages: a joined listing would
+        // mix two of them.
+        last = status;
+        break;
+      }
+      if (!status.ok()) return status;
+      auto clusters = response->getClusters();
+      for (auto c : clusters) {
+        ClusterInventory page = ToClusterInventory(c);
+        if (!out.empty() && out.back().cluster == page.cluster) {
+          for (ClusterWorkload& w : page.workloads)
+            out.back().workloads.push_back(std::move(w));
+        } else {
+          out.push_back(std::move(page));
+        }
+      }
+      after_workload = out.empty() || out.back().workloads.empty()
+                           ? std::string()
+                           : out.back().workloads.back().ref;
+      if (!response->getTruncated()) return out;
+      if (clusters.size() == 0) {
+        return absl::DataLossError(
+            "workloads list: the daemon sent an empty page that is not "
+            "the last");
+      }
+    }
+  }
+  return absl::AbortedError(
+      fmt::format("workloads list: inventories kept changing while they "
+                  "were listed ({} attempts): {}",
+                  kAttempts, std::string(last.message())));
+}
+
+absl::StatusOr<KeyUsageReport> Client::KeyUsage(absl::Duration rotation_age) {
+  if (absl::Status s = impl_->Need(Role::kReader, "keys"); !s.ok()) return s;
+  auto request = impl_->reader.keyUsageRequest();
+  request.setRotationAgeMicros(absl::ToInt64Microseconds(rotation_age));
+  request.setMaxMessageBytes(impl_->options.max_message_bytes);
+  auto response = impl_->Wait(request.send(), "keys");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToKeyUsage(*response, rotation_age);
+}
+
+absl::StatusOr<CheckResult> Client::CheckAt(std::string_view digest, UnknownPolicy unknown,
+                                            absl::Time at) {
+  if (absl::Status s = impl_->Need(Role::kGate, "check --at"); !s.ok()) return s;
+  auto request = impl_->gate.checkAtRequest();
+  std::string text(digest);
+  request.setDigest(Text(text));
+  request.setUnknown(ToSchema(unknown));
+  request.setAtMicros(ToMicros(at));
+  auto response = impl_->Wait(request.send(), "check --at");
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToCheck(response->getResult());
 }
 
 // ---- admin

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 #include <fmt/format.h>
@@ -685,6 +686,105 @@ inline RevocationSettings ToSettings(schema::RevocationSettings::Reader in) {
   RevocationSettings out;
   out.advisory_only = in.getAdvisoryOnly();
   out.bulk_threshold = in.getBulkThreshold();
+  return out;
+}
+
+// ---- traversal edge kinds, workloads list, keys, check --at
+
+// Reader.descendants/ancestors `kinds`: the names of the kinds in `mask`,
+// or none for every kind (what an older client sends, and means).
+inline void FillEdgeKinds(capnp::List<capnp::Text>::Builder out, const std::vector<EdgeKind>& in) {
+  for (size_t i = 0; i < in.size(); ++i)
+    out.set(i, Text(KindText(in[i])));
+}
+
+inline std::vector<EdgeKind> EdgeKindsOf(EdgeKindMask mask) {
+  std::vector<EdgeKind> out;
+  if (mask.bits() == EdgeKindMask::All().bits()) return out;
+  for (EdgeKind kind : {EdgeKind::kDerived, EdgeKind::kSigned, EdgeKind::kBuilt, EdgeKind::kRuns})
+    if (mask.Contains(kind)) out.push_back(kind);
+  return out;
+}
+
+// Empty: every kind. InvalidArgument names an unknown kind.
+inline absl::StatusOr<EdgeKindMask> ToEdgeKindMask(capnp::List<capnp::Text>::Reader in) {
+  if (in.size() == 0) return EdgeKindMask::All();
+  EdgeKindMask mask;
+  for (auto name : in) {
+    std::optional<EdgeKind> kind = ParseEdgeKind(View(name));
+    if (!kind) {
+      return absl::InvalidArgumentError("kinds: unknown edge kind \"" + std::string(View(name)) +
+                                        "\" (derived, signed, built, runs)");
+    }
+    mask.Add(*kind);
+  }
+  return mask;
+}
+
+inline void FillClusterWorkloads(schema::ClusterWorkloads::Builder out,
+                                 const ClusterInventory& in) {
+  out.setCluster(Text(in.cluster));
+  out.setInventory(Text(in.inventory));
+  out.setTimeMicros(ToMicros(in.time));
+  auto list = out.initWorkloads(in.workloads.size());
+  for (size_t i = 0; i < in.workloads.size(); ++i) {
+    list[i].setRef(Text(in.workloads[i].ref));
+    FillTexts(list[i].initImages(in.workloads[i].images.size()), in.workloads[i].images);
+  }
+}
+
+inline ClusterInventory ToClusterInventory(schema::ClusterWorkloads::Reader in) {
+  ClusterInventory out;
+  out.cluster = std::string(View(in.getCluster()));
+  out.inventory = std::string(View(in.getInventory()));
+  out.time = FromMicros(in.getTimeMicros());
+  out.workloads.reserve(in.getWorkloads().size());
+  for (auto w : in.getWorkloads())
+    out.workloads.push_back(
+        ClusterWorkload{std::string(View(w.getRef())), ToStrings(w.getImages())});
+  return out;
+}
+
+inline void FillSigner(schema::SignerUsage::Builder out, const SignerUsage& in) {
+  out.setKey(Text(in.key));
+  out.setKeyless(in.keyless);
+  out.setAttestations(in.attestations);
+  out.setFirstSignedMicros(ToMicros(in.first_signed));
+  out.setLastSignedMicros(ToMicros(in.last_signed));
+  out.setBeyondRotationAge(in.beyond_rotation_age);
+}
+
+inline SignerUsage ToSigner(schema::SignerUsage::Reader in) {
+  SignerUsage out;
+  out.key = std::string(View(in.getKey()));
+  out.keyless = in.getKeyless();
+  out.attestations = in.getAttestations();
+  out.first_signed = FromMicros(in.getFirstSignedMicros());
+  out.last_signed = FromMicros(in.getLastSignedMicros());
+  out.beyond_rotation_age = in.getBeyondRotationAge();
+  return out;
+}
+
+// A Reader.keyUsage answer; the rotation age is the caller's own.
+template <typename Results>
+void FillKeyUsage(Results out, const KeyUsageReport& in) {
+  auto signers = out.initSigners(in.signers.size());
+  for (size_t i = 0; i < in.signers.size(); ++i)
+    FillSigner(signers[i], in.signers[i]);
+  out.setSignedAttestations(in.signed_attestations);
+  out.setKeylessAttestations(in.keyless_attestations);
+  out.setLongLivedAttestations(in.long_lived_attestations);
+}
+
+template <typename Results>
+KeyUsageReport ToKeyUsage(const Results& in, absl::Duration rotation_age) {
+  KeyUsageReport out;
+  out.rotation_age = rotation_age;
+  for (auto s : in.getSigners())
+    out.signers.push_back(ToSigner(s));
+  out.signed_attestations = in.getSignedAttestations();
+  out.keyless_attestations = in.getKeylessAttestations();
+  out.long_lived_attestations = in.getLongLivedAttestations();
   return out;
 }
 

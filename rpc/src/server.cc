@@ -1064,6 +1064,26 @@ class GateImpl final : public schema::Gate::Server {
         });
   }
 
+  // A replay of the deny-list log up to the time asked: it reads RocksDB,
+  // so it runs on the query thread and a plain check never waits for it.
+  kj::Promise<void> checkAt(CheckAtContext context) override {
+    auto params = context.getParams();
+    std::string digest(View(params.getDigest()));
+    CheckOptions options;
+    options.unknown = FromSchema(params.getUnknown());
+    options.at = FromMicros(params.getAtMicros());
+    Store* store = server_->store();
+    std::function<absl::StatusOr<CheckResult>()> work = [store, digest, options] {
+      return store->Check(digest, options);
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<CheckResult>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (r->ok()) FillCheck(results.initResult(), **r);
+        });
+  }
+
  private:
   static constexpr uint32_t kMaxBatchDigests = 100000;
   static constexpr uint32_t kMaxRevocationIds = 1000;
@@ -1313,18 +1333,96 @@ absl::StatusOr<RevocationPage> ReadRevocationPage(Store* store, bool all,
   return page;
 }
 
+// Where a Reader.workloads page starts (the schema's afterCluster,
+// afterInventory, afterWorkload): cluster empty means the beginning.
+struct WorkloadsFrom {
+  std::string cluster;
+  std::string inventory;
+  std::string workload;
+};
+
+struct WorkloadsPage {
+  absl::Status status;
+  std::vector<ClusterInventory> clusters;
+  bool truncated = false;
+};
+
+// The next page of `cluster`'s (or, empty, every cluster's) current
+// inventories after `from`, at most `budget` bytes but never without a
+// workload when one remains. Limitation: each page copies every inventory
+// out of the store (Store::Workloads) and skips to `from`, so a listing of
+// n pages costs n full copies; at the default limit a page holds about
+// 200,000 workloads, so only forced small pages pay that.
+WorkloadsPage ReadWorkloadsPage(Store* store, const std::string& cluster, const WorkloadsFrom& from,
+                                size_t budget) {
+  WorkloadsPage page;
+  absl::StatusOr<std::vector<ClusterInventory>> all = store->Workloads(cluster);
+  if (!all.ok()) {
+    page.status = all.status();
+    return page;
+  }
+  size_t used = 0;
+  bool any_workload = false;
+  for (ClusterInventory& inv : *all) {
+    if (!from.cluster.empty() && inv.cluster < from.cluster) continue;
+    bool continuing = !from.cluster.empty() && inv.cluster == from.cluster;
+    if (continuing && inv.inventory != from.inventory) {
+      page.status = absl::AbortedError(fmt::format(
+          "cluster {}: its current inventory changed from {} to {} between pages; list again",
+          inv.cluster, from.inventory, inv.inventory));
+      page.clusters.clear();
+      return page;
+    }
+    auto begin = inv.workloads.begin();
+    if (continuing) {
+      begin = std::upper_bound(
+          inv.workloads.begin(), inv.workloads.end(), from.workload,
+          [](const std::string& ref, const ClusterWorkload& w) { return ref < w.ref; });
+      // The header was sent with the earlier page: nothing more to say.
+      if (begin == inv.workloads.end()) continue;
+    }
+    size_t header = 64 + TextBytes(inv.cluster) + TextBytes(inv.inventory);
+    if (!page.clusters.empty() && used + header > budget) {
+      page.truncated = true;
+      break;
+    }
+    used += header;
+    ClusterInventory out{inv.cluster, inv.inventory, inv.time, {}};
+    auto it = begin;
+    for (; it != inv.workloads.end(); ++it) {
+      size_t bytes = 24 + TextBytes(it->ref);
+      for (const std::string& image : it->images)
+        bytes += TextBytes(image);
+      if (used + bytes > budget && any_workload) break;
+      used += bytes;
+      any_workload = true;
+      out.workloads.push_back(std::move(*it));
+    }
+    page.clusters.push_back(std::move(out));
+    if (it != inv.workloads.end()) {
+      page.truncated = true;
+      break;
+    }
+  }
+  return page;
+}
+
 class ReaderImpl final : public schema::Reader::Server {
  public:
   explicit ReaderImpl(ServerImpl* server) : server_(server) {}
 
   kj::Promise<void> descendants(DescendantsContext context) override {
     auto p = context.getParams();
-    Answer(context, server_->store()->Descendants(View(p.getRef()), Options(p)));
+    absl::StatusOr<TraversalOptions> options = Options(p);
+    Answer(context, options.ok() ? server_->store()->Descendants(View(p.getRef()), *options)
+                                 : absl::StatusOr<TraversalResult>(options.status()));
     return kj::READY_NOW;
   }
   kj::Promise<void> ancestors(AncestorsContext context) override {
     auto p = context.getParams();
-    Answer(context, server_->store()->Ancestors(View(p.getRef()), Options(p)));
+    absl::StatusOr<TraversalOptions> options = Options(p);
+    Answer(context, options.ok() ? server_->store()->Ancestors(View(p.getRef()), *options)
+                                 : absl::StatusOr<TraversalResult>(options.status()));
     return kj::READY_NOW;
   }
   kj::Promise<void> stats(StatsContext context) override {
@@ -1464,14 +1562,72 @@ class ReaderImpl final : public schema::Reader::Server {
     return kj::READY_NOW;
   }
 
+  // The inventories are in memory, but a page of them is built by copying
+  // up to the whole budget of refs: on the query thread.
+  kj::Promise<void> workloads(WorkloadsContext context) override {
+    auto p = context.getParams();
+    WorkloadsFrom from{std::string(View(p.getAfterCluster())),
+                       std::string(View(p.getAfterInventory())),
+                       std::string(View(p.getAfterWorkload()))};
+    std::string cluster(View(p.getCluster()));
+    size_t budget = PageBudget(server_->max_message_bytes(), p.getMaxMessageBytes());
+    Store* store = server_->store();
+    std::function<WorkloadsPage()> work = [store, cluster, from, budget] {
+      return ReadWorkloadsPage(store, cluster, from, budget);
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<WorkloadsPage> page) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), page->status);
+          if (!page->status.ok()) return;
+          results.setTruncated(page->truncated);
+          auto list = results.initClusters(page->clusters.size());
+          for (size_t i = 0; i < page->clusters.size(); ++i)
+            FillClusterWorkloads(list[i], page->clusters[i]);
+        });
+  }
+
+  kj::Promise<void> keyUsage(KeyUsageContext context) override {
+    auto p = context.getParams();
+    absl::Duration age = absl::Microseconds(p.getRotationAgeMicros());
+    size_t budget = PageBudget(server_->max_message_bytes(), p.getMaxMessageBytes());
+    Store* store = server_->store();
+    std::function<absl::StatusOr<KeyUsageReport>()> work =
+        [store, age, budget]() -> absl::StatusOr<KeyUsageReport> {
+      absl::StatusOr<KeyUsageReport> report = store->KeyUsage(age);
+      if (!report.ok()) return report;
+      size_t bytes = 64;
+      for (const SignerUsage& s : report->signers)
+        bytes += 48 + TextBytes(s.key);
+      if (bytes > budget) {
+        // Limitation: no paging; a report this large (hundreds of
+        // thousands of signers) needs a larger --max-message-mib.
+        return absl::ResourceExhaustedError(
+            fmt::format("keys: {} signers need about {} bytes, over the {} byte page limit (raise "
+                        "--max-message-mib on both sides)",
+                        report->signers.size(), bytes, budget));
+      }
+      return report;
+    };
+    return server_->Query(std::move(work))
+        .then([context](std::shared_ptr<absl::StatusOr<KeyUsageReport>> r) mutable {
+          auto results = context.getResults();
+          FillStatus(results.initStatus(), r->status());
+          if (r->ok()) FillKeyUsage(results, **r);
+        });
+  }
+
  private:
   static constexpr uint32_t kMaxAuditEntries = 256;
 
   template <typename Params>
-  static TraversalOptions Options(Params p) {
+  static absl::StatusOr<TraversalOptions> Options(Params p) {
     TraversalOptions options;
     options.max_depth = p.getMaxDepth();
     options.limit = p.getLimit();
+    absl::StatusOr<EdgeKindMask> kinds = ToEdgeKindMask(p.getKinds());
+    if (!kinds.ok()) return kinds.status();
+    options.edge_kinds = *kinds;
     return options;
   }
   template <typename Context>

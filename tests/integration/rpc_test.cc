@@ -1327,6 +1327,100 @@ TEST_F(RpcTest, AdminCreatesAndRevokesTokens) {
   EXPECT_EQ(ReadAll(dir_ + "/db/credentials").find(token), std::string::npos);
 }
 
+// Reader.workloads, Reader.keyUsage and Gate.checkAt (lineage workloads
+// list, keys, check --at) sit on their role's capability only, and the
+// traversals' kinds filter refuses an unknown kind.
+TEST_F(RpcTest, WorkloadsKeysAndCheckAtAreReachableOnlyFromTheirRole) {
+  schema::Lineage::Client lineage = Connect();
+  auto gate = Login(lineage, Token(Role::kGate));
+  EXPECT_TRUE(Throws(gate.getReader().workloadsRequest().send()));
+  EXPECT_TRUE(Throws(gate.getReader().keyUsageRequest().send()));
+  for (Role role :
+       {Role::kReader, Role::kIngest, Role::kResponder, Role::kApprover, Role::kAdmin}) {
+    auto other = Login(lineage, Token(role));
+    EXPECT_TRUE(Throws(other.getGate().checkAtRequest().send())) << RoleName(role);
+    if (role != Role::kReader) {
+      EXPECT_TRUE(Throws(other.getReader().workloadsRequest().send())) << RoleName(role);
+      EXPECT_TRUE(Throws(other.getReader().keyUsageRequest().send())) << RoleName(role);
+    }
+  }
+
+  // And each answers on its own.
+  schema::Ingest::Client ingest = Login(lineage, Token(Role::kIngest)).getIngest();
+  IngestSamples(ingest);
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  auto keys = reader.keyUsageRequest();
+  keys.setRotationAgeMicros(absl::ToInt64Microseconds(absl::Hours(24)));
+  auto usage = keys.send().wait(io_.waitScope);
+  ASSERT_EQ(usage.getStatus().getCode(), 0u) << View(usage.getStatus().getMessage());
+  EXPECT_GT(usage.getSigners().size(), 0u);
+  EXPECT_GT(usage.getSignedAttestations(), 0u);
+  auto bad_age = reader.keyUsageRequest();
+  bad_age.setRotationAgeMicros(0);
+  EXPECT_EQ(bad_age.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+  auto none = reader.workloadsRequest();
+  none.setCluster("nowhere");
+  EXPECT_EQ(none.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kNotFound));
+  auto bogus = reader.descendantsRequest();
+  bogus.setRef(kFooPy);
+  bogus.setMaxDepth(-1);
+  bogus.initKinds(1).set(0, "bogus");
+  EXPECT_EQ(bogus.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+  schema::Gate::Client gate_cap = gate.getGate();
+  auto at = gate_cap.checkAtRequest();
+  at.setDigest(kFooTarGz);
+  at.setAtMicros(absl::ToUnixMicros(absl::Now()));
+  auto verdict = at.send().wait(io_.waitScope);
+  ASSERT_EQ(verdict.getStatus().getCode(), 0u) << View(verdict.getStatus().getMessage());
+  EXPECT_TRUE(verdict.getResult().getKnown());
+  EXPECT_FALSE(verdict.getResult().getDeny());
+}
+
+// A cluster whose inventory is replaced between two pages of
+// Reader.workloads is not joined across the two: the continuation is
+// refused (aborted) and the client lists again.
+TEST_F(RpcTest, WorkloadsPageOfAReplacedInventoryIsRefused) {
+  schema::Lineage::Client lineage = Connect();
+  schema::Ingest::Client ingest = Login(lineage, Token(Role::kIngest)).getIngest();
+  const std::string inv = std::string(LINEAGE_SOURCE_DIR) + "/tests/data/inventories/";
+  auto store = [&](const std::string& file) {
+    auto request = ingest.ingestInventoriesRequest();
+    auto docs = request.initInventories(1);
+    std::string content = ReadAll(inv + file);
+    docs[0].setName(file);
+    docs[0].setContent(
+        capnp::Data::Reader(reinterpret_cast<const kj::byte*>(content.data()), content.size()));
+    docs[0].setCluster("prod");
+    auto answer = request.send().wait(io_.waitScope);
+    ASSERT_EQ(answer.getStatus().getCode(), 0u);
+    ASSERT_EQ(View(answer.getItems()[0].getError()), "");
+  };
+  store("pods.json");
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  auto first = reader.workloadsRequest().send().wait(io_.waitScope);
+  ASSERT_EQ(first.getStatus().getCode(), 0u);
+  ASSERT_EQ(first.getClusters().size(), 1u);
+  std::string id(View(first.getClusters()[0].getInventory()));
+  std::string after(View(first.getClusters()[0].getWorkloads()[0].getRef()));
+  auto continued = [&] {
+    auto request = reader.workloadsRequest();
+    request.setAfterCluster("prod");
+    request.setAfterInventory(Text(id));
+    request.setAfterWorkload(Text(after));
+    return request.send().wait(io_.waitScope);
+  };
+  auto rest = continued();
+  ASSERT_EQ(rest.getStatus().getCode(), 0u);
+  ASSERT_EQ(rest.getClusters().size(), 1u);
+  EXPECT_EQ(rest.getClusters()[0].getWorkloads().size(),
+            first.getClusters()[0].getWorkloads().size() - 1);
+  store("pods-after-rollout.json");
+  EXPECT_EQ(continued().getStatus().getCode(), static_cast<uint32_t>(absl::StatusCode::kAborted));
+}
+
 // ---- convert.h: every field survives Fill* then To* (the remote CLI
 // prints these structs, so a dropped field would be a silent difference).
 
@@ -1632,6 +1726,67 @@ TEST(ConvertTest, AuditEntrySettingsAndVerificationKeepEveryField) {
   ASSERT_EQ(part.problems.size(), 2u);
   EXPECT_EQ(part.problems[0], "entry 2: edited");
   EXPECT_THAT(part.problems[1], HasSubstr("and 1 more problems, left out of the RPC answer"));
+}
+
+TEST(ConvertTest, WorkloadsKeyUsageAndEdgeKindsKeepEveryField) {
+  ClusterInventory in{"prod",
+                      std::string(64, 'i'),
+                      absl::FromUnixSeconds(1700000000),
+                      {{"workload:prod/shop/Deployment/web", {kFooPy, kFooTarGz}},
+                       {"workload:prod/shop/Pod/empty", {}}}};
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::ClusterWorkloads>();
+  FillClusterWorkloads(builder, in);
+  ClusterInventory out = ToClusterInventory(builder.asReader());
+  EXPECT_EQ(out.cluster, in.cluster);
+  EXPECT_EQ(out.inventory, in.inventory);
+  EXPECT_EQ(out.time, in.time);
+  ASSERT_EQ(out.workloads.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(out.workloads[i].ref, in.workloads[i].ref);
+    EXPECT_EQ(out.workloads[i].images, in.workloads[i].images);
+  }
+
+  KeyUsageReport report;
+  report.rotation_age = absl::Hours(24 * 30);
+  report.signers = {SignerUsage{"key:sha256:" + std::string(64, 'a'), false, 3,
+                                absl::FromUnixSeconds(10), absl::FromUnixSeconds(20), true},
+                    SignerUsage{"key:keyless:iss|san", true, 1, absl::InfinitePast(),
+                                absl::InfinitePast(), false}};
+  report.signed_attestations = 4;
+  report.keyless_attestations = 1;
+  report.long_lived_attestations = 3;
+  capnp::MallocMessageBuilder message2;
+  auto results = message2.initRoot<schema::Reader::KeyUsageResults>();
+  FillKeyUsage(results, report);
+  KeyUsageReport back = ToKeyUsage(results.asReader(), report.rotation_age);
+  EXPECT_EQ(back.rotation_age, report.rotation_age);
+  ASSERT_EQ(back.signers.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(back.signers[i].key, report.signers[i].key);
+    EXPECT_EQ(back.signers[i].keyless, report.signers[i].keyless);
+    EXPECT_EQ(back.signers[i].attestations, report.signers[i].attestations);
+    EXPECT_EQ(back.signers[i].first_signed, report.signers[i].first_signed);
+    EXPECT_EQ(back.signers[i].last_signed, report.signers[i].last_signed);
+    EXPECT_EQ(back.signers[i].beyond_rotation_age, report.signers[i].beyond_rotation_age);
+  }
+  EXPECT_EQ(back.signed_attestations, 4u);
+  EXPECT_EQ(back.keyless_attestations, 1u);
+  EXPECT_EQ(back.long_lived_attestations, 3u);
+
+  // Every kind travels as no names (an older client's meaning); a subset
+  // as its names.
+  for (EdgeKindMask mask : {EdgeKindMask::All(), EdgeKindMask::Of(EdgeKind::kSigned),
+                            EdgeKindMask::Of(EdgeKind::kDerived).Add(EdgeKind::kRuns)}) {
+    capnp::MallocMessageBuilder message3;
+    auto params = message3.initRoot<schema::Reader::DescendantsParams>();
+    std::vector<EdgeKind> kinds = EdgeKindsOf(mask);
+    FillEdgeKinds(params.initKinds(kinds.size()), kinds);
+    absl::StatusOr<EdgeKindMask> parsed = ToEdgeKindMask(params.asReader().getKinds());
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->bits(), mask.bits());
+  }
+  EXPECT_TRUE(EdgeKindsOf(EdgeKindMask::All()).empty());
 }
 
 }  // namespace

@@ -125,6 +125,10 @@ class Client {
   // The named revocations, in order (at most 1,000 ids; NotFound for an
   // unknown one).
   absl::StatusOr<std::vector<Revocation>> Revocations(const std::vector<std::string>& ids);
+  // Store::Check with CheckOptions::at: the verdict as of `at`, replayed by
+  // the daemon from its revocation history.
+  absl::StatusOr<CheckResult> CheckAt(std::string_view digest, UnknownPolicy unknown,
+                                      absl::Time at);
 
   // ---- ingest role
   // One attestation's verdict from Ingest.ingest.
@@ -148,9 +152,12 @@ class Client {
                                                           const ingest::InventoryOptions& options);
 
   // ---- reader role
-  // max_depth -1: unlimited; limit 0: unlimited. Every edge kind is followed.
-  absl::StatusOr<TraversalResult> Descendants(std::string_view ref, int max_depth, uint64_t limit);
-  absl::StatusOr<TraversalResult> Ancestors(std::string_view ref, int max_depth, uint64_t limit);
+  // max_depth -1: unlimited; limit 0: unlimited; `kinds`: the edge kinds
+  // followed (default: every kind).
+  absl::StatusOr<TraversalResult> Descendants(std::string_view ref, int max_depth, uint64_t limit,
+                                              EdgeKindMask kinds = EdgeKindMask::All());
+  absl::StatusOr<TraversalResult> Ancestors(std::string_view ref, int max_depth, uint64_t limit,
+                                            EdgeKindMask kinds = EdgeKindMask::All());
   absl::StatusOr<NodeInfo> Show(std::string_view ref);
   absl::StatusOr<StoreStats> Stats();
   // max_listed bounds the artifact and workload listings. Also with a
@@ -158,6 +165,16 @@ class Client {
   absl::StatusOr<Plan> GetPlan(std::string_view plan_id, uint32_t max_listed);
   // Newest first, nothing listed.
   absl::StatusOr<std::vector<Plan>> ListPlans();
+  // Store::Workloads: the current inventory of `cluster`, or of every
+  // cluster when empty (NotFound when `cluster` has none). Fetched in pages
+  // of at most half the smaller receive limit and joined; if a cluster's
+  // inventory is replaced between two pages the listing starts again (at
+  // most 3 times, then Aborted). Each cluster is one inventory, whole;
+  // different clusters may be read moments apart.
+  absl::StatusOr<std::vector<ClusterInventory>> Workloads(std::string_view cluster);
+  // Store::KeyUsage with `rotation_age`. One message: ResourceExhausted
+  // when the daemon's report is larger than half the smaller receive limit.
+  absl::StatusOr<KeyUsageReport> KeyUsage(absl::Duration rotation_age);
 
   // Revocations oldest first: the active ones, or with `all` lifted ones too.
   // Fetched in pages of at most half the smaller receive limit.
