@@ -447,6 +447,23 @@ void BM_Check(benchmark::State& state) {
 // Close and reopen the loaded store: the open rebuilds the index by scanning
 // RocksDB. Registered after the traversals, which therefore ran on the index
 // as ingest left it (CSR plus a delta); afterwards the delta is empty.
+// Store::KeyUsage over the whole graph (N/20 keys, 30% of the artifacts
+// signed): what `lineage keys` and Reader.keyUsage cost at that size.
+void BM_KeyUsage(benchmark::State& state) {
+  Graph& g = GetGraph(state.range(0));
+  uint64_t signers = 0;
+  for (auto _ : state) {
+    absl::StatusOr<KeyUsageReport> report = g.store->KeyUsage(absl::Hours(24 * 90));
+    if (!report.ok()) {
+      state.SkipWithError("KeyUsage failed");
+      return;
+    }
+    signers = report->signers.size();
+    benchmark::DoNotOptimize(report->signed_attestations);
+  }
+  state.counters["signers"] = static_cast<double>(signers);
+}
+
 void BM_Open(benchmark::State& state) {
   Graph& g = GetGraph(state.range(0));
   for (auto _ : state) {
@@ -548,6 +565,12 @@ int RegisterAll() {
     }
     benchmark::RegisterBenchmark("BM_Check/allow", BM_Check)->Args({n, 0});
     benchmark::RegisterBenchmark("BM_Check/deny", BM_Check)->Args({n, 1});
+  }
+  for (int64_t n : Sizes()) {
+    benchmark::RegisterBenchmark("BM_KeyUsage", BM_KeyUsage)
+        ->Arg(n)
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(2);
   }
   for (int64_t n : Sizes()) {
     benchmark::RegisterBenchmark("BM_Open", BM_Open)

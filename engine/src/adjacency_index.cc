@@ -34,6 +34,7 @@ void AdjacencyIndex::IndexRefs() {
 NodeId AdjacencyIndex::AppendNode(NodeKind kind, std::string_view ref) {
   NodeId id = static_cast<NodeId>(node_kinds_.size());
   node_kinds_.push_back(kind);
+  if (kind == NodeKind::kKey) key_nodes_.push_back(id);
   ref_bytes_.append(ref);
   ref_offsets_.push_back(ref_bytes_.size());
   delta_out_slot_.push_back(kNoNode);
@@ -255,8 +256,9 @@ uint64_t AdjacencyIndex::MemoryBytes() const {
   };
   uint64_t delta = delta_edges_ * 2 * sizeof(DeltaEdge) + delta_set_.capacity() * 24;
   uint64_t lookup = by_ref_.capacity() * (sizeof(NodeId) + 1) + aliases_.capacity() * 48;
-  return node_kinds_.capacity() + ref_bytes_.capacity() + ref_offsets_.capacity() * 8 + lookup +
-         csr_bytes(forward_) + csr_bytes(reverse_) + delta_out_slot_.capacity() * 8 + delta;
+  return node_kinds_.capacity() + key_nodes_.capacity() * sizeof(NodeId) + ref_bytes_.capacity() +
+         ref_offsets_.capacity() * 8 + lookup + csr_bytes(forward_) + csr_bytes(reverse_) +
+         delta_out_slot_.capacity() * 8 + delta;
 }
 
 }  // namespace lineage::internal

@@ -167,6 +167,9 @@ class AdjacencyIndex {
 
   size_t node_count() const { return node_kinds_.size(); }
   NodeKind kind(NodeId id) const { return node_kinds_[id]; }
+  // Every key node, in id order: Store::KeyUsage walks these instead of
+  // every node's kind (keys are a few per thousand nodes).
+  const std::vector<NodeId>& key_nodes() const { return key_nodes_; }
   std::string_view ref(NodeId id) const {
     return std::string_view(ref_bytes_)
         .substr(ref_offsets_[id], ref_offsets_[id + 1] - ref_offsets_[id]);
@@ -214,6 +217,7 @@ class AdjacencyIndex {
   };
 
   std::vector<NodeKind> node_kinds_;
+  std::vector<NodeId> key_nodes_;            // the ids whose kind is kKey, ascending
   std::string ref_bytes_;                    // every node's canonical ref, back to back
   std::vector<uint64_t> ref_offsets_ = {0};  // node_count() + 1 entries
   absl::flat_hash_set<NodeId, RefHash, RefEq> by_ref_;

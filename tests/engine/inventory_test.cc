@@ -438,6 +438,40 @@ TEST_F(KeyUsageTest, CountsDistinctAttestationsAndFirstAndLastSigning) {
   EXPECT_EQ(report->long_lived_attestations, 4u);
 }
 
+// KeyUsage walks the index's list of key nodes: the list must be the same
+// when the index is rebuilt on open, and grow with keys added after it.
+TEST_F(KeyUsageTest, KeyListSurvivesReopenAndGrowsAfterIt) {
+  const absl::Duration kDay = absl::Hours(24);
+  Signed("a1", 1, {KeyRef(1)}, T(0));
+  Signed("a2", 2, {KeyRef(2), kKeyless}, T(0) + kDay);
+  Signed("a3", 3, {KeyRef(1)}, T(0) + 2 * kDay);
+  auto summary = [&](const KeyUsageReport& r) {
+    std::vector<std::string> out;
+    for (const SignerUsage& s : r.signers)
+      out.push_back(fmt::format("{} {} {} {} {}", s.key, s.attestations,
+                                absl::FormatTime(s.first_signed), absl::FormatTime(s.last_signed),
+                                s.beyond_rotation_age));
+    return out;
+  };
+  absl::StatusOr<KeyUsageReport> before = store_->KeyUsage(kDay);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->signers.size(), 3u);
+  Reopen();
+  absl::StatusOr<KeyUsageReport> after = store_->KeyUsage(kDay);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(summary(*after), summary(*before));
+  EXPECT_EQ(after->signed_attestations, 3u);
+
+  Signed("a4", 4, {KeyRef(3)}, T(0) + 3 * kDay);
+  absl::StatusOr<KeyUsageReport> grown = store_->KeyUsage(kDay);
+  ASSERT_TRUE(grown.ok()) << grown.status();
+  ASSERT_EQ(grown->signers.size(), 4u);
+  EXPECT_EQ(Find(*grown, KeyRef(3))->attestations, 1u);
+  EXPECT_EQ(Find(*grown, KeyRef(1))->attestations, 2u);
+  EXPECT_TRUE(Find(*grown, KeyRef(1))->beyond_rotation_age);
+  EXPECT_EQ(grown->signed_attestations, 4u);
+}
+
 TEST_F(KeyUsageTest, RotationAgeIsExclusiveAndMustBePositive) {
   const absl::Duration kDay = absl::Hours(24);
   Signed("a1", 1, {KeyRef(1)}, T(0));
