@@ -30,107 +30,12 @@
 #include "ingest/include/lineage/ingest/inventory.h"
 #include "rpc/include/lineage/rpc/credentials.h"
 #include "rpc/src/convert.h"
+#include "rpc/src/ingest_sequencer.h"
+#include "rpc/src/worker_thread.h"
 #include "schemas/lineage.capnp.h"
 
 namespace lineage::rpc {
 namespace {
-
-// One thread that runs submitted work in order. Writes to the store are
-// serialised there anyway (the store's writer lock), so one thread loses
-// nothing and keeps the event loop free.
-//
-// Contract: a work item reports its own failures (OffLoop rejects its
-// promise); an exception that still escapes one is swallowed here so that
-// the thread, and with it the daemon, survives. Work submitted after Stop()
-// is refused: it is destroyed unrun, which rejects the promise it holds
-// (kj's cross-thread fulfiller rejects when destroyed unfulfilled), so a
-// call arriving during shutdown fails instead of hanging.
-class WorkerThread {
- public:
-  WorkerThread() : thread_([this] { Run(); }) {}
-  ~WorkerThread() { Stop(); }
-
-  // False (and `work` destroyed) once Stop() has begun.
-  bool Submit(std::function<void()> work) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return false;
-      queue_.push_back(std::move(work));
-    }
-    cv_.notify_one();
-    return true;
-  }
-
-  // Finishes the queue, then joins.
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Run() {
-    for (;;) {
-      std::function<void()> work;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        work = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      try {
-        work();
-      } catch (...) {
-        // See the class comment: the item's promise is rejected when `work`
-        // (holding its fulfiller) is destroyed below.
-      }
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
-// Hands each ingest call's verified documents to the writer in the order
-// the calls arrived, whatever order their verification finished in, so that
-// a client streaming calls sees them stored as it sent them.
-class IngestSequencer {
- public:
-  explicit IngestSequencer(WorkerThread* writer) : writer_(writer) {}
-
-  // A ticket per call, taken on arrival. Thread-safe.
-  uint64_t Take() {
-    std::lock_guard lock(mu_);
-    return next_ticket_++;
-  }
-
-  // The call with `ticket` is verified: `store` runs on the writer after
-  // every earlier ticket's. Thread-safe.
-  void Ready(uint64_t ticket, std::function<void()> store) {
-    std::lock_guard lock(mu_);
-    ready_.emplace(ticket, std::move(store));
-    while (!ready_.empty() && ready_.begin()->first == next_to_store_) {
-      writer_->Submit(std::move(ready_.begin()->second));
-      ready_.erase(ready_.begin());
-      next_to_store_++;
-    }
-  }
-
- private:
-  WorkerThread* writer_;
-  std::mutex mu_;
-  uint64_t next_ticket_ = 0;
-  uint64_t next_to_store_ = 0;
-  std::map<uint64_t, std::function<void()>> ready_;
-};
 
 // ---- Revocable logins ----
 
@@ -685,15 +590,23 @@ class ServerImpl final : public Server {
   }
 
   // The ingest pipeline: `verify(i)` runs for every i < n, spread over the
-  // verifier threads; then `store()` runs on the writer thread, after the
-  // store steps of every call that arrived earlier; its result resolves the
-  // promise on the event loop. `what` names the request in the log.
-  template <typename T>
-  kj::Promise<std::shared_ptr<T>> VerifyThenStore(size_t n, std::function<void(size_t)> verify,
-                                                  std::function<T()> store, std::string what) {
-    auto paf = kj::newPromiseAndCrossThreadFulfiller<std::shared_ptr<T>>();
-    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::shared_ptr<T>>>>(
-        kj::mv(paf.fulfiller));
+  // verifier threads; then the call joins the writer's group commit
+  // (IngestSequencer), after every call that arrived earlier: `collect`
+  // hands over its verified records and `finish` turns their outcomes into
+  // the answer, which resolves the promise on the event loop. `what` names
+  // the request in the log.
+  template <typename Answer>
+  kj::Promise<std::shared_ptr<Answer>> VerifyThenIngest(
+      size_t n, std::function<void(size_t)> verify,
+      std::function<void(std::vector<AttestationRecord>*)> collect,
+      std::function<Answer(std::span<const AttestationRecord>,
+                           std::span<const absl::StatusOr<IngestOutcome>>)>
+          finish,
+      std::string what) {
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<std::shared_ptr<Answer>>();
+    auto fulfiller =
+        std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::shared_ptr<Answer>>>>(
+            kj::mv(paf.fulfiller));
     uint64_t id = ++next_request_;
     LINEAGE_LOG(logger_.get(), kInfo, "req {}: {}", id, what);
     Logger* logger = logger_.get();
@@ -701,42 +614,43 @@ class ServerImpl final : public Server {
     uint64_t ticket = sequencer_.Take();
     IngestSequencer* sequencer = &sequencer_;
     // A verifier that throws (bad_alloc in a parser, ...) fails the call:
-    // its slice is marked and the store step, still run in ticket order so
-    // that later calls are not held up, rejects instead of storing.
+    // its slice is marked and the call, still handed on in ticket order so
+    // that later calls are not held up, stores nothing and rejects.
     auto failure = std::make_shared<std::pair<std::mutex, std::string>>();
-    auto store_step = [store = std::move(store), fulfiller, id, logger, start, failure] {
-      std::string failed;
-      {
-        std::lock_guard lock(failure->first);
-        failed = failure->second;
-      }
-      if (!failed.empty()) {
-        LINEAGE_LOG(logger, kError, "req {}: failed: {}", id, failed);
-        (*fulfiller)->reject(KJ_EXCEPTION(FAILED, "lineaged: the request failed", failed));
+    auto failed = [failure] {
+      std::lock_guard lock(failure->first);
+      return failure->second;
+    };
+    IngestJob job;
+    job.collect = [collect = std::move(collect), failed](std::vector<AttestationRecord>* records) {
+      if (failed().empty()) collect(records);
+    };
+    job.fail = [fulfiller, id, logger](const std::string& why) {
+      LINEAGE_LOG(logger, kError, "req {}: failed: {}", id, why);
+      (*fulfiller)->reject(KJ_EXCEPTION(FAILED, "lineaged: the request failed", why));
+    };
+    job.finish = [finish = std::move(finish), fail = job.fail, fulfiller, id, logger, start,
+                  failed](std::span<const AttestationRecord> records,
+                          std::span<const absl::StatusOr<IngestOutcome>> outcomes) {
+      if (std::string why = failed(); !why.empty()) {
+        fail(why);
         return;
       }
-      std::shared_ptr<T> result;
-      try {
-        result = std::make_shared<T>(store());
-      } catch (const std::exception& e) {
-        LINEAGE_LOG(logger, kError, "req {}: failed: {}", id, e.what());
-        (*fulfiller)->reject(KJ_EXCEPTION(FAILED, "lineaged: the request failed", e.what()));
-        return;
-      }
+      auto answer = std::make_shared<Answer>(finish(records, outcomes));
       LINEAGE_LOG(logger, kInfo, "req {}: done in {:.1f} ms", id,
                   absl::ToDoubleMilliseconds(absl::Now() - start));
-      (*fulfiller)->fulfill(std::move(result));
+      (*fulfiller)->fulfill(std::move(answer));
     };
     size_t chunks = std::min(n, verifiers_.size());
     if (chunks == 0) {
-      sequencer->Ready(ticket, std::move(store_step));
+      sequencer->Ready(ticket, std::move(job));
       return kj::mv(paf.promise);
     }
     // Contiguous slices, one per verifier; the last slice to finish hands
     // the call to the sequencer.
     auto remaining = std::make_shared<std::atomic<size_t>>(chunks);
     auto shared_verify = std::make_shared<std::function<void(size_t)>>(std::move(verify));
-    auto shared_store = std::make_shared<std::function<void()>>(std::move(store_step));
+    auto shared_job = std::make_shared<IngestJob>(std::move(job));
     auto fail = [failure](std::string why) {
       std::lock_guard lock(failure->first);
       if (failure->second.empty()) failure->second = std::move(why);
@@ -749,14 +663,16 @@ class ServerImpl final : public Server {
             (*shared_verify)(i);
         } catch (const std::exception& e) {
           fail(fmt::format("verifying: {}", e.what()));
+        } catch (...) {
+          fail("verifying: an unknown exception");
         }
-        if (remaining->fetch_sub(1) == 1) sequencer->Ready(ticket, std::move(*shared_store));
+        if (remaining->fetch_sub(1) == 1) sequencer->Ready(ticket, std::move(*shared_job));
       });
       if (!queued) {
         // Shutting down: the ticket must still be handed on, or every later
         // call would wait for it.
         fail("lineaged is shutting down");
-        if (remaining->fetch_sub(1) == 1) sequencer->Ready(ticket, std::move(*shared_store));
+        if (remaining->fetch_sub(1) == 1) sequencer->Ready(ticket, std::move(*shared_job));
       }
     }
     return kj::mv(paf.promise);
@@ -887,7 +803,7 @@ class ServerImpl final : public Server {
   // after worker_, so destroyed (joined) before it: a finished verifier may
   // still submit to the writer.
   std::vector<std::unique_ptr<WorkerThread>> verifiers_;
-  IngestSequencer sequencer_{&worker_};
+  IngestSequencer sequencer_{&worker_, store_, logger_.get()};
 };
 
 // ---- Gate ----
@@ -1116,14 +1032,13 @@ class IngestImpl final : public schema::Ingest::Server {
                        {}});
     }
     std::shared_ptr<const ingest::TrustPolicy> policy = server_->policy();
-    Store* store = server_->store();
     size_t n_docs = docs->size();
 
     // Parsing and signature checks are pure given the policy: they run on
     // the verifier threads, each document once. Only the store step, in
-    // document order, runs on the writer, so atomicity (each attestation
-    // whole or not at all, one WriteBatch) and per-item verdicts are those
-    // of the serial path.
+    // document order, runs on the writer, grouped with the calls queued
+    // with it; atomicity (each attestation whole or not at all) and
+    // per-item verdicts are those of the serial path (IngestSequencer).
     std::function<void(size_t)> verify = [docs, policy](size_t i) {
       static const ingest::TrustPolicy kEmpty;
       Doc& doc = (*docs)[i];
@@ -1131,41 +1046,59 @@ class IngestImpl final : public schema::Ingest::Server {
                                          ingest::IngestOptions{});
       doc.content = std::string();  // not needed any more; free it early
     };
-    std::function<std::vector<ItemOutcome>()> persist = [docs, store] {
-      std::vector<ItemOutcome> out;
-      for (Doc& doc : *docs) {
-        for (ingest::ItemResult& item : doc.items) {
-          ItemOutcome o;
-          o.source = item.source;
-          o.warnings = std::move(item.warnings);
-          if (!item.record.ok()) {
-            o.reason = std::string(item.record.status().message());
-            out.push_back(std::move(o));
-            continue;
+    // On the writer, in the call's turn: the verified records go into the
+    // group commit (IngestSequencer), and come back with their outcomes.
+    std::function<void(std::vector<AttestationRecord>*)> collect =
+        [docs](std::vector<AttestationRecord>* records) {
+          for (Doc& doc : *docs) {
+            for (ingest::ItemResult& item : doc.items) {
+              if (!item.record.ok()) continue;
+              // As `lineage ingest`: a predicate without a time gets the
+              // time the attestation was learnt of.
+              if (item.record->time == absl::InfinitePast()) item.record->time = absl::Now();
+              records->push_back(*std::move(item.record));
+            }
           }
-          AttestationRecord& record = *item.record;
-          // As `lineage ingest`: a predicate without a time gets the time
-          // the attestation was learnt of.
-          if (record.time == absl::InfinitePast()) record.time = absl::Now();
-          if (absl::StatusOr<IngestOutcome> r = store->Ingest(record); !r.ok()) {
-            o.reason = fmt::format("store: {}", std::string(r.status().message()));
-          } else {
-            o.accepted = true;
-            o.duplicate = r->duplicate;
-            o.new_nodes = r->new_nodes;
-            o.new_edges = r->new_edges;
-            o.attestation = record.id;
-            for (std::string& warning : r->warnings)
-              o.warnings.push_back(fmt::format("store: {}", warning));
+        };
+    std::function<std::vector<ItemOutcome>(std::span<const AttestationRecord>,
+                                           std::span<const absl::StatusOr<IngestOutcome>>)>
+        finish = [docs](std::span<const AttestationRecord> records,
+                        std::span<const absl::StatusOr<IngestOutcome>> outcomes) {
+          std::vector<ItemOutcome> out;
+          size_t k = 0;  // the next of `records`: the ok items, in order
+          for (Doc& doc : *docs) {
+            for (ingest::ItemResult& item : doc.items) {
+              ItemOutcome o;
+              o.source = item.source;
+              o.warnings = std::move(item.warnings);
+              if (!item.record.ok()) {
+                o.reason = std::string(item.record.status().message());
+                out.push_back(std::move(o));
+                continue;
+              }
+              const absl::StatusOr<IngestOutcome>& r = outcomes[k];
+              const AttestationRecord& record = records[k];
+              k++;
+              if (!r.ok()) {
+                o.reason = fmt::format("store: {}", std::string(r.status().message()));
+              } else {
+                o.accepted = true;
+                o.duplicate = r->duplicate;
+                o.new_nodes = r->new_nodes;
+                o.new_edges = r->new_edges;
+                o.attestation = record.id;
+                for (const std::string& warning : r->warnings)
+                  o.warnings.push_back(fmt::format("store: {}", warning));
+              }
+              out.push_back(std::move(o));
+            }
           }
-          out.push_back(std::move(o));
-        }
-      }
-      return out;
-    };
+          return out;
+        };
     return server_
-        ->VerifyThenStore(n_docs, std::move(verify), std::move(persist),
-                          fmt::format("ingest {} documents", n_docs))
+        ->VerifyThenIngest<std::vector<ItemOutcome>>(n_docs, std::move(verify), std::move(collect),
+                                                     std::move(finish),
+                                                     fmt::format("ingest {} documents", n_docs))
         .then([context, metrics = server_->metrics()](
                   std::shared_ptr<std::vector<ItemOutcome>> items) mutable {
           for (const ItemOutcome& o : *items) {
