@@ -15,9 +15,9 @@
 //              sequence and answers with no deltas) with checks
 //   idle       4 gate connections check continuously, one call in flight each
 //   load       the same checks while one ingest connection streams signed
-//              DSSE attestations and, after 2 s, a responder plans the 100k
-//              closure, two approvers approve and the responder enforces;
-//              a subscribed gate records every pushed delta
+//              DSSE attestations (100 per call, 4 calls in flight) and, after 2 s, a responder
+//              plans the 100k closure, two approvers approve and the responder enforces; a
+//              subscribed gate records every pushed delta
 //   pipelined  64 checks in flight per gate connection
 //   batched    Gate.checkBatch of 10,000 digests per call
 //
@@ -39,6 +39,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,7 +77,8 @@ constexpr int kGateThreads = 4;
 constexpr int kPipelineDepth = 64;
 constexpr uint32_t kBatchDigests = 10000;
 constexpr int kIngestDocsPerCall = 100;
-constexpr int kMaxAttestations = 64000;  // pre-signed; the ingest stream stops when they run out
+constexpr int kIngestInFlight = 4;
+constexpr int kMaxAttestations = 160000;  // pre-signed; the ingest stream stops when they run out
 constexpr size_t kMaxRecordsPerThread = 4000000;  // bounds memory if the daemon is very fast
 
 constexpr auto kWarmupPhase = std::chrono::milliseconds(500);
@@ -405,36 +407,46 @@ void IngestThread(LoadRun* run, std::string token, const std::vector<Attestation
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     Clock::time_point start = Clock::now();
     size_t next = 0;
-    while (run->phase.load() == kLoad && next < docs->size()) {
-      size_t n = std::min<size_t>(kIngestDocsPerCall, docs->size() - next);
+    // kIngestInFlight calls in flight, as a CI fleet pushing at once would
+    // have: the daemon verifies one while it stores another. Each slot sends
+    // its next call when its answer arrives, until the phase ends.
+    std::function<kj::Promise<void>()> slot = [&]() -> kj::Promise<void> {
+      if (run->phase.load() != kLoad || next >= docs->size()) return kj::READY_NOW;
+      size_t from = next, n = std::min<size_t>(kIngestDocsPerCall, docs->size() - next);
+      next += n;
       auto request = s.ingest.ingestRequest();
       auto list = request.initDocuments(n);
       for (size_t i = 0; i < n; ++i) {
-        const std::string& e = (*docs)[next + i].envelope;
-        list[i].setName(Text(fmt::format("load-{}", next + i)));
+        const std::string& e = (*docs)[from + i].envelope;
+        list[i].setName(Text(fmt::format("load-{}", from + i)));
         list[i].setContent(
             capnp::Data::Reader(reinterpret_cast<const kj::byte*>(e.data()), e.size()));
       }
-      auto response = request.send().wait(io.waitScope);
-      stats->calls++;
-      stats->sent += n;
-      next += n;
-      if (response.getStatus().getCode() != 0) {
-        stats->problems.push_back(std::string(View(response.getStatus().getMessage())));
-        continue;
-      }
-      if (response.getItems().size() != n) {
-        stats->problems.push_back(
-            fmt::format("{} documents answered with {} items", n, response.getItems().size()));
-      }
-      for (auto item : response.getItems()) {
-        if (item.getAccepted()) stats->accepted++;
-        if (item.getDuplicate()) stats->duplicates++;
-        if (!item.getAccepted() && stats->problems.size() < 20) {
-          stats->problems.push_back(std::string(View(item.getReason())));
+      return request.send().then([&, n](auto&& response) {
+        stats->calls++;
+        stats->sent += n;
+        if (response.getStatus().getCode() != 0) {
+          stats->problems.push_back(std::string(View(response.getStatus().getMessage())));
+          return slot();
         }
-      }
-    }
+        if (response.getItems().size() != n) {
+          stats->problems.push_back(
+              fmt::format("{} documents answered with {} items", n, response.getItems().size()));
+        }
+        for (auto item : response.getItems()) {
+          if (item.getAccepted()) stats->accepted++;
+          if (item.getDuplicate()) stats->duplicates++;
+          if (!item.getAccepted() && stats->problems.size() < 20) {
+            stats->problems.push_back(std::string(View(item.getReason())));
+          }
+        }
+        return slot();
+      });
+    };
+    kj::Vector<kj::Promise<void>> slots;
+    for (int i = 0; i < kIngestInFlight; ++i)
+      slots.add(slot());
+    kj::joinPromises(slots.releaseAsArray()).wait(io.waitScope);
     stats->seconds = std::chrono::duration<double>(Clock::now() - start).count();
   } catch (const kj::Exception& e) {
     stats->problems.push_back(e.getDescription().cStr());
@@ -882,7 +894,8 @@ TEST(RpcLoadTest, GatesKeepAnsweringThroughIngestAndA100kEnforcement) {
           "ms |\n"
           "| enforce sent to its delta received by the subscribed gate | {:.0f} ms |\n"
           "| plan of the closure (RPC round trip) | {:.0f} ms |\n"
-          "| ingest: {} signed DSSE attestations accepted in {:.2f} s ({} per call) | {:.0f}/s "
+          "| ingest: {} signed DSSE attestations accepted in {:.2f} s ({} per call, {} in flight) "
+          "| {:.0f}/s "
           "|\n\n"
           "check p99 / baseline p99 (alternating): {:.2f}x; under load / baseline: {:.2f}x\n"
           "enforce: newly denied {}, changed (added since the plan) {}, deny seq {}; "
@@ -892,7 +905,7 @@ TEST(RpcLoadTest, GatesKeepAnsweringThroughIngestAndA100kEnforcement) {
           idle_calls / idle_s, kPipelineDepth, pipelined_s > 0 ? pipelined / pipelined_s : 0.0,
           kBatchDigests, batched_s > 0 ? batched / batched_s : 0.0, plan_artifacts, enforce_ms,
           server_enforce_us / 1000.0, push_ms, plan_ms, ingest_stats.accepted, ingest_stats.seconds,
-          kIngestDocsPerCall,
+          kIngestDocsPerCall, kIngestInFlight,
           ingest_stats.seconds > 0 ? ingest_stats.accepted / ingest_stats.seconds : 0.0,
           b.p99_us > 0 ? c.p99_us / b.p99_us : 0.0, b.p99_us > 0 ? l.p99_us / b.p99_us : 0.0,
           newly_denied, changed_added, deny_seq, sticky_denied, sub_state.seqs.size(),
