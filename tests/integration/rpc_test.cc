@@ -1,12 +1,16 @@
 // Integration tests: a real lineaged process on loopback (port 0), real
 // RocksDB, real sample attestations, and a Cap'n Proto client in the test.
 // Every wait is bounded.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +23,8 @@
 #include <vector>
 
 #include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.capnp.h>
+#include <capnp/serialize.h>
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -66,7 +72,9 @@ class Daemon {
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     process_.Start(args, fmt::format("{}/lineaged-{}.log", dir_, starts++));
   }
-  int Stop() { return process_.Stop(); }
+  int Stop(std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    return process_.Stop(timeout);
+  }
   void Kill() { process_.Kill(); }
   unsigned port() const { return process_.port(); }
   unsigned http_port() const { return process_.http_port(); }
@@ -1787,6 +1795,286 @@ TEST(ConvertTest, WorkloadsKeyUsageAndEdgeKindsKeepEveryField) {
     EXPECT_EQ(parsed->bits(), mask.bits());
   }
   EXPECT_TRUE(EdgeKindsOf(EdgeKindMask::All()).empty());
+}
+
+// ---- The client's stale-subscription check, the drain on SIGTERM ----
+
+// A TCP relay on 127.0.0.1:0 between one client and the daemon, to play a
+// daemon whose push stopped while it goes on answering calls: every Cap'n
+// Proto message from the daemon is read whole and forwarded, except
+// DenyListSubscriber.deltas calls once DropPushes() is on (the daemon then
+// waits forever for their answer, as it would for a push lost on its side).
+class PushDroppingRelay {
+ public:
+  explicit PushDroppingRelay(unsigned daemon_port) : daemon_port_(daemon_port) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    EXPECT_EQ(listen(listen_fd_, 1), 0);
+    EXPECT_EQ(getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+    accept_ = std::thread([this] { Serve(); });
+  }
+  ~PushDroppingRelay() {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    for (int fd : {client_fd_.load(), daemon_fd_.load()})
+      if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    accept_.join();
+    for (std::thread& t : pumps_)
+      t.join();
+    for (int fd : {listen_fd_, client_fd_.load(), daemon_fd_.load()})
+      if (fd >= 0) close(fd);
+  }
+
+  unsigned port() const { return port_; }
+  void DropPushes() { drop_ = true; }
+  int dropped() const { return dropped_; }
+
+ private:
+  void Serve() {
+    int client = accept(listen_fd_, nullptr, nullptr);
+    if (client < 0 || stopping_) return;
+    int daemon = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(daemon_port_);
+    if (connect(daemon, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(daemon);
+      close(client);
+      return;
+    }
+    client_fd_ = client;
+    daemon_fd_ = daemon;
+    pumps_.emplace_back([client, daemon] { Copy(client, daemon); });
+    pumps_.emplace_back([this, client, daemon] { Messages(daemon, client); });
+  }
+
+  static bool ReadFull(int fd, void* buffer, size_t n) {
+    auto* p = static_cast<char*>(buffer);
+    while (n > 0) {
+      ssize_t got = read(fd, p, n);
+      if (got <= 0) return false;
+      p += got;
+      n -= static_cast<size_t>(got);
+    }
+    return true;
+  }
+  static bool WriteFull(int fd, const void* buffer, size_t n) {
+    const auto* p = static_cast<const char*>(buffer);
+    while (n > 0) {
+      ssize_t put = write(fd, p, n);
+      if (put <= 0) return false;
+      p += put;
+      n -= static_cast<size_t>(put);
+    }
+    return true;
+  }
+
+  static void Copy(int from, int to) {
+    char buffer[65536];
+    for (;;) {
+      ssize_t got = read(from, buffer, sizeof(buffer));
+      if (got <= 0 || !WriteFull(to, buffer, static_cast<size_t>(got))) break;
+    }
+    ::shutdown(to, SHUT_WR);
+  }
+
+  // Stream framing: a segment count minus one (u32), the segment sizes in
+  // words (u32 each), padding to a word, then the segments.
+  void Messages(int from, int to) {
+    for (;;) {
+      uint32_t count_minus_one = 0;
+      if (!ReadFull(from, &count_minus_one, 4) || count_minus_one > 512) break;
+      uint32_t count = count_minus_one + 1;
+      std::vector<uint32_t> sizes(count + (count % 2 == 0 ? 1 : 0));  // + the padding
+      if (!ReadFull(from, sizes.data(), sizes.size() * 4)) break;
+      size_t words = 0;
+      for (uint32_t i = 0; i < count; ++i)
+        words += sizes[i];
+      std::vector<capnp::word> data(words);
+      if (!ReadFull(from, data.data(), words * sizeof(capnp::word))) break;
+      std::vector<kj::ArrayPtr<const capnp::word>> segments;
+      size_t at = 0;
+      for (uint32_t i = 0; i < count; ++i) {
+        segments.push_back(kj::arrayPtr(data.data() + at, sizes[i]));
+        at += sizes[i];
+      }
+      capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments.data(), segments.size()));
+      auto message = reader.getRoot<capnp::rpc::Message>();
+      if (drop_ && message.isCall() &&
+          message.getCall().getInterfaceId() == capnp::typeId<schema::DenyListSubscriber>() &&
+          message.getCall().getMethodId() == 0) {
+        dropped_++;
+        continue;
+      }
+      if (!WriteFull(to, &count_minus_one, 4) || !WriteFull(to, sizes.data(), sizes.size() * 4) ||
+          !WriteFull(to, data.data(), words * sizeof(capnp::word))) {
+        break;
+      }
+    }
+    ::shutdown(to, SHUT_WR);
+  }
+
+  unsigned daemon_port_;
+  unsigned port_ = 0;
+  int listen_fd_ = -1;
+  std::atomic<int> client_fd_{-1};
+  std::atomic<int> daemon_fd_{-1};
+  std::atomic<bool> drop_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> dropped_{0};
+  std::thread accept_;
+  std::vector<std::thread> pumps_;  // started by accept_, joined after it
+};
+
+// The fix: a daemon that answers every call but whose push to this gate
+// stopped (here the relay drops it; in the daemon, a push that never
+// completes) looked like a quiet deny list forever, since the heartbeat's
+// probe was answered. Now the client compares the daemon's head with the
+// last delta it received: two heartbeats behind with nothing arriving ends
+// the subscription (Aborted), so that the gate takes a snapshot.
+TEST_F(RpcTest, ClientSubscriptionEndsWhenPushesStopWhileTheDaemonAnswers) {
+  PushDroppingRelay relay(daemon_->port());
+  std::atomic<uint64_t> applied{0};
+  absl::Status result = absl::UnknownError("the client thread did not run");
+  absl::Duration after_drop = absl::ZeroDuration();
+  std::atomic<bool> dropping{false};
+  std::thread client([&] {
+    ClientOptions options;
+    options.address = fmt::format("127.0.0.1:{}", relay.port());
+    options.token = Token(Role::kGate);
+    options.timeout = absl::Seconds(5);
+    absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(options);
+    if (!c.ok()) {
+      result = c.status();
+      return;
+    }
+    SubscribeCallbacks callbacks;
+    callbacks.on_deltas = [&](const std::vector<DenyDelta>& deltas) {
+      applied = deltas.back().seq;
+      return true;
+    };
+    absl::Time start = absl::Now();
+    absl::Time dropped_at = absl::InfiniteFuture();
+    // The test's own bound: without the check, Subscribe never returns.
+    callbacks.should_stop = [&] {
+      if (dropping && dropped_at == absl::InfiniteFuture()) dropped_at = absl::Now();
+      return absl::Now() - start > absl::Seconds(15);
+    };
+    result = (*c)->Subscribe(0, callbacks, absl::Milliseconds(200));
+    after_drop = absl::Now() - dropped_at;
+  });
+
+  schema::Lineage::Client lineage = Connect();
+  schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+  RevokeDigest(responder, Digest(1));
+  bool got_first = WaitFor([&] { return applied.load() == 1; });
+  EXPECT_TRUE(got_first) << "the first push did not arrive through the relay";
+  relay.DropPushes();
+  dropping = true;
+  RevokeDigest(responder, Digest(2));
+  client.join();
+
+  EXPECT_EQ(result.code(), absl::StatusCode::kAborted) << result;
+  EXPECT_THAT(std::string(result.message()), HasSubstr("pushes stopped at 1"));
+  EXPECT_GE(relay.dropped(), 1);
+  EXPECT_EQ(applied.load(), 1u);
+  // Within a few heartbeats of the dropped push, not at the test's bound.
+  EXPECT_LT(after_drop, absl::Seconds(5));
+}
+
+// The fix: the store calls the deny-list listener on the writer thread while
+// holding its listener lock, and the listener used to wait (executeSync) for
+// the event loop to publish; on SIGTERM the loop takes that lock to clear
+// the listener, so a drain with enforcements in flight could hang for good.
+// Now the listener only wakes the loop. Many enforcements are in flight
+// (each changes the deny list) and a gate is subscribed when SIGTERM
+// arrives: the daemon must exit 0 within the bound, every call must be
+// answered or failed (none left hanging), and the gate told to resync.
+TEST_F(RpcTest, SigtermDrainsWithEnforcementsInFlightAndASubscriber) {
+  // The hang needs SIGTERM to land while the writer waits in the listener:
+  // each round is one more chance, and the event loop is kept busy with
+  // batched checks so that the writer waits for it longer. With the old
+  // listener put back, one run in three of a single round without the
+  // batches hung; with these four rounds, three runs of three did.
+  constexpr int kRounds = 4;
+  constexpr int kPlans = 200;
+  constexpr int kBatches = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE(fmt::format("round {}", round));
+    if (round > 0) daemon_->Start();
+    schema::Lineage::Client lineage = Connect();
+    schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+    schema::Gate::Client gate = Login(lineage, Token(Role::kGate)).getGate();
+    auto head = gate.denyListSinceRequest();
+    head.setAfterSeq(std::numeric_limits<uint64_t>::max() - 1);
+    head.setMaxDeltas(1);
+    uint64_t head_seq = head.send().wait(io_.waitScope).getHeadSeq();
+    RecordingSubscriber::Seen seen;
+    auto subscribe = gate.subscribeRequest();
+    subscribe.setAfterSeq(head_seq);
+    subscribe.setSubscriber(kj::heap<RecordingSubscriber>(&seen));
+    auto subscription = subscribe.send().wait(io_.waitScope);
+    ASSERT_EQ(subscription.getStatus().getCode(), 0u);
+
+    std::vector<std::string> plans;
+    for (int i = 0; i < kPlans; ++i) {
+      auto plan = responder.planRequest();
+      auto roots = plan.initRoots(1);
+      roots[0].setRef(Text(Digest(5000 + round * kPlans + i)));
+      roots[0].setSinceMicros(std::numeric_limits<int64_t>::min());
+      roots[0].setUntilMicros(std::numeric_limits<int64_t>::max());
+      plan.setReason("drain");
+      auto planned = plan.send().wait(io_.waitScope);
+      ASSERT_EQ(planned.getStatus().getCode(), 0u) << View(planned.getStatus().getMessage());
+      plans.emplace_back(View(planned.getPlan().getId()));
+    }
+
+    int answered = 0, failed = 0;
+    kj::Vector<kj::Promise<void>> calls;
+    auto count = [&](auto&& promise) {
+      calls.add(
+          promise
+              .then([&answered](auto&&) { answered++; }, [&failed](kj::Exception&&) { failed++; })
+              .eagerlyEvaluate(nullptr));
+    };
+    for (const std::string& id : plans) {
+      auto enforce = responder.enforceRequest();
+      enforce.setPlanId(Text(id));
+      count(enforce.send());
+    }
+    for (int b = 0; b < kBatches; ++b) {
+      auto batch = gate.checkBatchRequest();
+      auto digests = batch.initDigests(10000);
+      for (uint32_t i = 0; i < 10000; ++i)
+        digests.set(i, Text(Digest(100000 + i)));
+      count(batch.send());
+    }
+    // SIGTERM while the writer works through them and the gate is pushed to.
+    ASSERT_TRUE(WaitFor([&] { return seen.seqs.size() >= 5; }));
+    std::atomic<int> exit_status{-100};
+    std::thread stopper([&] { exit_status = daemon_->Stop(std::chrono::seconds(15)); });
+    bool exited = WaitFor([&] { return exit_status.load() != -100; }, 20000);
+    stopper.join();
+    EXPECT_TRUE(exited);
+    ASSERT_EQ(exit_status.load(), 0) << "-2: it did not exit within 15 s and was killed";
+
+    // Every call settled: none waits for an answer that will never come.
+    bool settled = WaitFor([&] { return answered + failed == kPlans + kBatches; });
+    EXPECT_TRUE(settled) << answered << " answered, " << failed << " failed";
+    EXPECT_GT(answered, 0);
+    EXPECT_EQ(seen.resyncs, 1);
+    EXPECT_THAT(seen.resync_reason, HasSubstr("shutting down"));
+    // What was pushed arrived in order, without gaps.
+    for (size_t i = 0; i < seen.seqs.size(); ++i)
+      EXPECT_EQ(seen.seqs[i], head_seq + i + 1);
+    conn_.reset();
+  }
 }
 
 }  // namespace
