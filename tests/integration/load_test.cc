@@ -77,7 +77,15 @@ constexpr int kGateThreads = 4;
 constexpr int kPipelineDepth = 64;
 constexpr uint32_t kBatchDigests = 10000;
 constexpr int kIngestDocsPerCall = 100;
-constexpr int kIngestInFlight = 4;
+constexpr int kIngestInFlight = 4;  // $LINEAGE_LOAD_INGEST_IN_FLIGHT overrides it
+
+// Ingest calls kept in flight: kIngestInFlight, or $LINEAGE_LOAD_INGEST_IN_FLIGHT
+// (to compare with another depth under the same conditions).
+int IngestInFlight() {
+  const char* n = std::getenv("LINEAGE_LOAD_INGEST_IN_FLIGHT");
+  int v = n != nullptr ? std::atoi(n) : 0;
+  return v > 0 ? v : kIngestInFlight;
+}
 constexpr int kMaxAttestations = 160000;  // pre-signed; the ingest stream stops when they run out
 constexpr size_t kMaxRecordsPerThread = 4000000;  // bounds memory if the daemon is very fast
 
@@ -407,7 +415,7 @@ void IngestThread(LoadRun* run, std::string token, const std::vector<Attestation
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     Clock::time_point start = Clock::now();
     size_t next = 0;
-    // kIngestInFlight calls in flight, as a CI fleet pushing at once would
+    // IngestInFlight() calls in flight, as a CI fleet pushing at once would
     // have: the daemon verifies one while it stores another. Each slot sends
     // its next call when its answer arrives, until the phase ends.
     std::function<kj::Promise<void>()> slot = [&]() -> kj::Promise<void> {
@@ -444,7 +452,7 @@ void IngestThread(LoadRun* run, std::string token, const std::vector<Attestation
       });
     };
     kj::Vector<kj::Promise<void>> slots;
-    for (int i = 0; i < kIngestInFlight; ++i)
+    for (int i = 0; i < IngestInFlight(); ++i)
       slots.add(slot());
     kj::joinPromises(slots.releaseAsArray()).wait(io.waitScope);
     stats->seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -905,7 +913,7 @@ TEST(RpcLoadTest, GatesKeepAnsweringThroughIngestAndA100kEnforcement) {
           idle_calls / idle_s, kPipelineDepth, pipelined_s > 0 ? pipelined / pipelined_s : 0.0,
           kBatchDigests, batched_s > 0 ? batched / batched_s : 0.0, plan_artifacts, enforce_ms,
           server_enforce_us / 1000.0, push_ms, plan_ms, ingest_stats.accepted, ingest_stats.seconds,
-          kIngestDocsPerCall, kIngestInFlight,
+          kIngestDocsPerCall, IngestInFlight(),
           ingest_stats.seconds > 0 ? ingest_stats.accepted / ingest_stats.seconds : 0.0,
           b.p99_us > 0 ? c.p99_us / b.p99_us : 0.0, b.p99_us > 0 ? l.p99_us / b.p99_us : 0.0,
           newly_denied, changed_added, deny_seq, sticky_denied, sub_state.seqs.size(),
