@@ -90,11 +90,11 @@ void IngestSequencer::Ready(uint64_t ticket, IngestJob job) {
 
 void IngestSequencer::Drain() {
   for (;;) {
-    // Whole calls, in order, until the group holds max_group_ records.
+    // Whole calls, in order, until the group holds group_target_ records.
     std::vector<IngestJob> jobs;
     std::vector<AttestationRecord> records;
     std::vector<size_t> ends;  // per job: records.size() after its collect
-    while (records.size() < max_group_) {
+    while (records.size() < group_target_) {
       IngestJob job;
       {
         std::lock_guard lock(mu_);
