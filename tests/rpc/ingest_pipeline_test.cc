@@ -103,8 +103,11 @@ AttestationRecord Signed(std::string id, std::string subject, std::string materi
   AttestationRecord r = Record(std::move(id), {std::move(subject)}, {std::move(material)});
   r.unsigned_ = false;
   r.format = "dsse";
-  r.signers.push_back(VerifiedSigner{
-      .key_ref = KeyRef(key), .keyid = std::move(keyid), .algorithm = "ecdsa-p256-sha256"});
+  VerifiedSigner signer;
+  signer.key_ref = KeyRef(key);
+  signer.keyid = std::move(keyid);
+  signer.algorithm = "ecdsa-p256-sha256";
+  r.signers.push_back(std::move(signer));
   return r;
 }
 
