@@ -856,7 +856,12 @@ absl::Status StoreImpl::PrepareStickyTaint(PendingBatch* pb) {
   if (growth.empty()) return absl::OkStatus();
 
   deny.time = Now();
-  deny.cause = fmt::format("ingest {}", pb->first_attestation);
+  // One record for the whole batch (IngestBatch, the daemon's group
+  // commit): the cause says so rather than pin the taint on its first
+  // attestation, which need not be the one that extended it.
+  deny.cause = pb->attestations <= 1 ? fmt::format("ingest {}", pb->first_attestation)
+                                     : fmt::format("ingest of {} attestations from {}",
+                                                   pb->attestations, pb->first_attestation);
   deny.additions = growth;
   AppendDenyRecord(pb, deny);
   Roaring newly_denied = deny.denied_added;

@@ -556,6 +556,7 @@ absl::StatusOr<IngestOutcome> StoreImpl::Prepare(const AttestationRecord& record
     return outcome;
   }
   if (pb->first_attestation.empty()) pb->first_attestation = record.id;
+  pb->attestations++;
   size_t nodes_before = pb->new_nodes.size();
   size_t edges_before = pb->new_edges.size();
   uint64_t number = pb->counters.next_attestation++;

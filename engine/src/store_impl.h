@@ -121,7 +121,10 @@ struct PendingBatch {
     absl::Time time;
   };
   std::vector<Assertion> assertions;
-  std::string first_attestation;  // for the cause of a sticky deny-list record
+  // For the cause of a sticky deny-list record: the batch's first new
+  // attestation, and how many it stores in all.
+  std::string first_attestation;
+  uint64_t attestations = 0;
 
   // Revocation-state changes, run under taint_mu_ after the batch commits
   // (and not at all if it fails).

@@ -269,6 +269,23 @@ TEST_F(RevocationTest, LaterAttestationFromATaintedMaterialIsTaintedAtOnce) {
   EXPECT_THAT(page->deltas[0].cause, HasSubstr("ingest a7"));
 }
 
+// A batch stored as one WriteBatch makes one delta; its cause names the
+// batch, not only its first attestation (which here taints nothing).
+TEST_F(RevocationTest, TaintFromABatchIsOneDeltaNamingTheBatch) {
+  MustEnforce(MakePlan({{Sha256(1)}}));
+  std::vector<AttestationRecord> batch = {Record("b20", {Sha256(20)}, {Sha256(21)}),
+                                          Record("b8", {Sha256(8)}, {Sha256(3)}),
+                                          Record("b9", {Sha256(9)}, {Sha256(8)})};
+  ASSERT_TRUE(store_->IngestBatch(batch).ok());
+  EXPECT_EQ(VerdictOf(Sha256(9)), Verdict::kDeny);
+  EXPECT_EQ(VerdictOf(Sha256(20)), Verdict::kAllow);
+  absl::StatusOr<DenyListPage> page = store_->DenyListSince(1, 100);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->deltas.size(), 1u);
+  EXPECT_THAT(page->deltas[0].added, UnorderedElementsAre(Sha256(8), Sha256(9)));
+  EXPECT_EQ(page->deltas[0].cause, "ingest of 3 attestations from b20");
+}
+
 TEST_F(RevocationTest, OutOfOrderEdgeTaintsTheChildAndItsExistingDescendants) {
   MustEnforce(MakePlan({{Sha256(1)}}));
   // child(20) -> grandchild(21) exists before anything links child to app.
