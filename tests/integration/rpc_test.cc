@@ -2077,5 +2077,26 @@ TEST_F(RpcTest, SigtermDrainsWithEnforcementsInFlightAndASubscriber) {
   }
 }
 
+// A restart that reuses its log (the SLO bench does) must learn the new
+// daemon's port, not the one an earlier daemon wrote there.
+TEST(DaemonProcessTest, AReusedLogNeverYieldsTheOldPort) {
+  char pattern[] = "/tmp/lineage-daemon-log-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern;
+  std::string log = dir + "/lineaged.log";
+  {
+    std::ofstream stale(log);
+    stale << "lineaged: listening on 127.0.0.1:1\n";
+  }
+  testing::LineagedProcess daemon;
+  absl::Status started =
+      daemon.Start({LINEAGED_PATH, "--db", dir + "/db", "--listen", "127.0.0.1:0"}, log,
+                   std::chrono::seconds(30));
+  ASSERT_TRUE(started.ok()) << started.message();
+  EXPECT_NE(daemon.port(), 1u);
+  EXPECT_EQ(daemon.Stop(std::chrono::seconds(20)), 0);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace lineage::rpc

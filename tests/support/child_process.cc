@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -73,7 +74,14 @@ absl::Status LineagedProcess::Start(const std::vector<std::string>& argv, const 
   log_ = log;
   port_ = 0;
   http_port_ = 0;
-  pid_ = SpawnChild(argv, ChildOptions{.stdout_path = "", .stderr_path = log});
+  // Emptied here, before the child exists: the poll below must never read
+  // the port of an earlier daemon that wrote the same log.
+  if (FILE* f = std::fopen(log.c_str(), "w"); f != nullptr) {
+    std::fclose(f);
+  } else {
+    return absl::UnavailableError(fmt::format("{}: cannot write the log", log));
+  }
+  pid_ = SpawnChild(argv, ChildOptions{.stdout_path = "", .stderr_path = log, .append = true});
   if (pid_ < 0) return absl::InternalError("fork failed");
   const std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
   const std::regex http("http on 127\\.0\\.0\\.1:([0-9]+)");
