@@ -491,6 +491,9 @@ interface Admin {
   backup @3 (dir :Text) -> (status :Status, durationMicros :Int64);
   # An online RocksDB checkpoint of the database into `dir` on the daemon's
   # machine (which must not exist). The credentials file is not part of it.
+  # It runs on its own thread, beside ingest and enforcement; one at a
+  # time: a backup asked for while another runs is status 8 (resource
+  # exhausted).
 
   # ---- settings changes (lineage settings --advisory-only / --bulk-threshold)
 

@@ -523,6 +523,7 @@ class ServerImpl final : public Server {
     worker_.Stop();
     reader_.Stop();
     query_.Stop();
+    backup_.Stop();
   }
 
   capnp::Capability::Client Bootstrap() override;
@@ -564,6 +565,8 @@ class ServerImpl final : public Server {
     worker_.Stop();
     reader_.Stop();
     query_.Stop();
+    // A checkpoint under way is finished, not cut short.
+    backup_.Stop();
     hub_->ResyncAll("the server is shutting down");
   }
 
@@ -684,6 +687,28 @@ class ServerImpl final : public Server {
     return OffLoop(&query_, std::move(fn));
   }
 
+  // Runs a backup on the backup thread, beside the writer: a RocksDB
+  // checkpoint is consistent while writes go on, so ingest and enforcement
+  // need not wait for one.
+  template <typename T>
+  kj::Promise<std::shared_ptr<T>> OnBackupThread(std::function<T()> fn, std::string what) {
+    return OffLoop(&backup_, std::move(fn), std::move(what));
+  }
+
+  // Takes the one backup slot for `dir`: nullopt, or the directory of the
+  // backup that holds it. Thread-safe.
+  std::optional<std::string> BeginBackup(const std::string& dir) {
+    std::lock_guard lock(backup_mu_);
+    if (backup_running_) return backup_dir_;
+    backup_running_ = true;
+    backup_dir_ = dir;
+    return std::nullopt;
+  }
+  void EndBackup() {
+    std::lock_guard lock(backup_mu_);
+    backup_running_ = false;
+  }
+
   template <typename T>
   kj::Promise<std::shared_ptr<T>> OffLoop(WorkerThread* thread, std::function<T()> fn,
                                           std::string what = "") {
@@ -770,6 +795,9 @@ class ServerImpl final : public Server {
   Store* store() { return store_; }
   uint64_t max_message_bytes() const { return options_.max_message_bytes; }
   const std::string& backup_root() const { return options_.backup_root; }
+  const std::function<void(const std::string&)>& before_backup() const {
+    return options_.before_backup;
+  }
   DenyListHub* hub() { return hub_.get(); }
   Logger* logger() { return logger_.get(); }
 
@@ -804,6 +832,11 @@ class ServerImpl final : public Server {
   // still submit to the writer.
   std::vector<std::unique_ptr<WorkerThread>> verifiers_;
   IngestSequencer sequencer_{&worker_, store_, logger_.get()};
+  // Backups (Admin.backup), one at a time, apart from the writer.
+  std::mutex backup_mu_;
+  bool backup_running_ = false;  // guarded by backup_mu_
+  std::string backup_dir_;       // guarded by backup_mu_: the running one's
+  WorkerThread backup_;
 };
 
 // ---- Gate ----
@@ -1789,16 +1822,34 @@ class AdminImpl final : public schema::Admin::Server {
       FillStatus(context.getResults().initStatus(), dir.status());
       return kj::READY_NOW;
     }
+    // One backup at a time: two checkpoints at once would only compete for
+    // the disk, and an operator's script that retries should hear so.
+    std::optional<std::string> running = server_->BeginBackup(*dir);
+    if (running) {
+      FillStatus(context.getResults().initStatus(),
+                 absl::ResourceExhaustedError(fmt::format(
+                     "a backup is already running (to {}); one at a time: ask again when it is "
+                     "done",
+                     *running)));
+      return kj::READY_NOW;
+    }
+    // The slot is given back when the checkpoint is done, before the answer
+    // leaves (or when the work is dropped unrun at shutdown).
+    auto slot = std::shared_ptr<void>(nullptr, [server = server_](void*) { server->EndBackup(); });
     Store* store = server_->store();
-    std::function<std::pair<absl::Status, absl::Duration>()> work = [store, dir = *dir] {
+    std::function<void(const std::string&)> seam = server_->before_backup();
+    std::function<std::pair<absl::Status, absl::Duration>()> work = [store, dir = *dir, seam,
+                                                                     slot]() mutable {
       absl::Time start = absl::Now();
+      if (seam) seam(dir);
       absl::Status s = store->Checkpoint(dir);
       if (s.ok() && ::chmod(dir.c_str(), 0700) != 0) {
         s = absl::InternalError(fmt::format("{}: chmod 0700: {}", dir, std::strerror(errno)));
       }
+      slot.reset();
       return std::make_pair(s, absl::Now() - start);
     };
-    return server_->OffLoop(std::move(work), fmt::format("backup to {}", *dir))
+    return server_->OnBackupThread(std::move(work), fmt::format("backup to {}", *dir))
         .then([context](std::shared_ptr<std::pair<absl::Status, absl::Duration>> r) mutable {
           auto results = context.getResults();
           FillStatus(results.initStatus(), r->first);

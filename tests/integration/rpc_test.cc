@@ -12,11 +12,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,6 +36,7 @@
 
 #include "rpc/include/lineage/rpc/client.h"
 #include "rpc/include/lineage/rpc/credentials.h"
+#include "rpc/include/lineage/rpc/server.h"
 #include "rpc/src/convert.h"
 #include "schemas/lineage.capnp.h"
 #include "tests/integration/daemon_process.h"
@@ -1079,6 +1083,125 @@ TEST_F(RpcTest, BackupIsConfinedToTheBackupDirectory) {
   int status = system(command.c_str());
   EXPECT_EQ(WEXITSTATUS(status), 2);
   EXPECT_THAT(ReadAll(log), HasSubstr("must not be inside --db"));
+}
+
+// Admin.backup runs beside the writer. The server's before_backup seam
+// holds a checkpoint open: meanwhile a plan (a write) is answered and a
+// second backup is refused with status 8; released, the first completes.
+// An in-process server, since only it offers the seam; the store and the
+// RPC are real.
+TEST(BackupThreadTest, WritesGoOnWhileABackupRunsAndASecondIsRefused) {
+  char pattern[] = "/tmp/lineage-backup-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  std::string dir = pattern;
+  absl::StatusOr<CredentialStore> creds = CredentialStore::Load(dir + "/credentials");
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  absl::StatusOr<std::string> admin_token = creds->Create("admin", Role::kAdmin, absl::Now());
+  absl::StatusOr<std::string> responder_token =
+      creds->Create("responder", Role::kResponder, absl::Now());
+  ASSERT_TRUE(admin_token.ok() && responder_token.ok());
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir + "/db", StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status();
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false, released = false;
+  ServerOptions options;
+  options.credentials_path = dir + "/credentials";
+  options.backup_root = dir + "/backups";
+  options.before_backup = [&](const std::string& backup) {
+    if (backup != dir + "/backups/b1") return;
+    std::unique_lock lock(mu);
+    held = true;
+    // Bounded: a test that fails does not hang the daemon's thread.
+    cv.wait_for(lock, std::chrono::seconds(30), [&] { return released; });
+  };
+  auto release = [&] {
+    {
+      std::lock_guard lock(mu);
+      released = true;
+    }
+    cv.notify_all();
+  };
+  {
+    auto io = kj::setupAsyncIo();
+    absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(store->get(), options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto pipe = io.provider->newTwoWayPipe();
+    capnp::TwoPartyVatNetwork network(*pipe.ends[0], capnp::rpc::twoparty::Side::SERVER);
+    auto rpc = capnp::makeRpcServer(network, (*server)->Bootstrap());
+    capnp::TwoPartyClient client(*pipe.ends[1]);
+    auto lineage = client.bootstrap().castAs<schema::Lineage>();
+    auto login = [&](const std::string& token) {
+      auto request = lineage.loginRequest();
+      request.setToken(Text(token));
+      return request.send().wait(io.waitScope);
+    };
+    schema::Admin::Client admin = login(*admin_token).getAdmin();
+    schema::Responder::Client responder = login(*responder_token).getResponder();
+    // Waits, bounded, for an answer while the event loop runs.
+    auto answered = [&](auto promise, auto on_answer) {
+      bool done = false;
+      promise
+          .then([&](auto&& response) {
+            on_answer(response);
+            done = true;
+          })
+          .exclusiveJoin(io.provider->getTimer().afterDelay(10 * kj::SECONDS))
+          .wait(io.waitScope);
+      return done;
+    };
+
+    auto first = admin.backupRequest();
+    first.setDir("b1");
+    auto first_answer = first.send();
+    for (int waited = 0; waited < 10000 && !held; waited += 5) {
+      io.provider->getTimer().afterDelay(5 * kj::MILLISECONDS).wait(io.waitScope);
+      std::lock_guard lock(mu);
+      if (held) break;
+    }
+    ASSERT_TRUE(held) << "the backup never reached its checkpoint";
+
+    auto second = admin.backupRequest();
+    second.setDir("b2");
+    uint32_t second_code = 0;
+    std::string second_message;
+    EXPECT_TRUE(answered(second.send(), [&](auto& r) {
+      second_code = r.getStatus().getCode();
+      second_message = std::string(View(r.getStatus().getMessage()));
+    })) << "a second backup waited for the first";
+    EXPECT_EQ(second_code, static_cast<uint32_t>(absl::StatusCode::kResourceExhausted));
+    EXPECT_THAT(second_message, HasSubstr("already running"));
+
+    auto plan = responder.planRequest();
+    auto roots = plan.initRoots(1);
+    roots[0].setRef(Text(Digest(1)));
+    roots[0].setSinceMicros(std::numeric_limits<int64_t>::min());
+    roots[0].setUntilMicros(std::numeric_limits<int64_t>::max());
+    plan.setReason("while backing up");
+    uint32_t plan_code = 99;
+    EXPECT_TRUE(answered(plan.send(), [&](auto& r) { plan_code = r.getStatus().getCode(); }))
+        << "a write waited for the backup";
+    EXPECT_EQ(plan_code, 0u);
+
+    release();
+    uint32_t first_code = 99;
+    EXPECT_TRUE(
+        answered(kj::mv(first_answer), [&](auto& r) { first_code = r.getStatus().getCode(); }));
+    EXPECT_EQ(first_code, 0u);
+    EXPECT_TRUE(fs::exists(dir + "/backups/b1/CURRENT"));
+    EXPECT_FALSE(fs::exists(dir + "/backups/b2"));
+    // The slot is free again once the answer is out.
+    auto third = admin.backupRequest();
+    third.setDir("b3");
+    uint32_t third_code = 99;
+    EXPECT_TRUE(answered(third.send(), [&](auto& r) { third_code = r.getStatus().getCode(); }));
+    EXPECT_EQ(third_code, 0u);
+    (*server)->Shutdown();
+  }
+  release();
+  store->reset();
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir);
 }
 
 // GET over a plain socket; returns the whole response (status line,

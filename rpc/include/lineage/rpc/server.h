@@ -11,7 +11,8 @@
 // verified first on `verify_threads` verifier threads, split across them,
 // and handed to the writer call by call in the order the calls arrived, each
 // call's records in document order. Reads that touch RocksDB (why, show,
-// plans) run on a query thread.
+// plans, evidence) run on a query thread. Backups (online checkpoints) run
+// on a thread of their own, one at a time, so writes never wait for one.
 //
 // Deny-list push: the store's listener wakes the event loop after each
 // durable change; every subscriber is then sent the deltas it has not seen,
@@ -23,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -58,6 +60,10 @@ struct ServerOptions {
   std::string backup_root;
   // Default (nullptr): discard.
   std::shared_ptr<Logger> logger;
+  // Test seam: called on the backup thread with the backup's directory just
+  // before each checkpoint, so that a test can hold a backup open and watch
+  // writes go on. Default (empty): nothing.
+  std::function<void(const std::string& dir)> before_backup;
 };
 
 class Server {
