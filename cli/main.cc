@@ -372,6 +372,7 @@ int RemoteCli::RunRemote(const CLI::App& app, const lineage::cli::Context& ctx,
   if (rev.why_cmd->parsed()) return RunRemoteWhy(ctx, rev.why);
   if (rev.plan_show_cmd->parsed()) return RunRemotePlanShow(ctx, rev.plan_show);
   if (rev.plan_list_cmd->parsed()) return RunRemotePlanList(ctx);
+  if (rev.evidence_cmd->parsed()) return RunRemoteEvidence(ctx, rev.evidence);
   if (local.show_cmd->parsed()) return RunRemoteShow(ctx, *local.show_ref);
   if (local.stats_cmd->parsed()) return RunRemoteStats(ctx);
   if (local.backup_cmd->parsed()) return RunRemoteBackup(ctx, *local.backup_dir);

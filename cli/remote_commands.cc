@@ -499,6 +499,16 @@ int RunRemoteKeys(const Context& ctx, const KeysArgs& args) {
 
 // --------------------------------------------------------------- backup
 
+int RunRemoteEvidence(const Context& ctx, const EvidenceArgs& args) {
+  constexpr std::string_view kCmd = "evidence";
+  if (int code = CheckEvidenceArgs(ctx, args); code != kExitOk) return code;
+  return WithClient(ctx, kCmd, rpc::Role::kReader, [&](rpc::Client& client) {
+    absl::StatusOr<std::vector<EvidenceRecord>> records = client.Evidence(args.subject);
+    if (!records.ok()) return RemoteFail(ctx, kCmd, records.status());
+    return ReportEvidence(ctx, args, *records);
+  });
+}
+
 int RunRemoteBackup(const Context& ctx, const std::string& dir) {
   constexpr std::string_view kCmd = "backup";
   return WithClient(ctx, kCmd, rpc::Role::kAdmin, [&](rpc::Client& client) -> int {

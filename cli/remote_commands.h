@@ -11,7 +11,7 @@
 // needs the token of the role that grants its call (check, check --at, why and
 // deny-list: gate; ingest and workloads ingest: ingest; descendants, ancestors (with --kinds
 // too), show, stats, plan show/list, revocations, audit verify/log, settings (reading),
-// workloads list and keys: reader; revoke, enforce, lift: responder; approve: approver;
+// workloads list, keys and evidence: reader; revoke, enforce, lift: responder; approve: approver;
 // backup and settings changes: admin).
 // Transport: TLS with Context::tls_ca (and a client certificate with tls_cert/tls_key), else
 // plaintext to a loopback daemon only.
@@ -48,6 +48,9 @@ int RunRemoteShow(const Context& ctx, const std::string& ref);
 int RunRemoteStats(const Context& ctx);
 int RunRemotePlanShow(const Context& ctx, const PlanShowArgs& args);
 int RunRemotePlanList(const Context& ctx);
+// The evidence document of a revocation or plan, byte for byte the embedded
+// one (reader token); records of millions of items arrive in parts.
+int RunRemoteEvidence(const Context& ctx, const EvidenceArgs& args);
 // Each file is parsed and stored by the daemon (ingest token).
 int RunRemoteWorkloadsIngest(const Context& ctx, const WorkloadsIngestArgs& args);
 // The current inventories, fetched in pages the client joins (reader token).

@@ -1492,20 +1492,30 @@ std::string EvidenceDocument(std::string_view subject, const std::vector<Evidenc
 
 }  // namespace
 
-int RunEvidence(const Context& ctx, const EvidenceArgs& args) {
-  constexpr std::string_view kCmd = "evidence";
+int CheckEvidenceArgs(const Context& ctx, const EvidenceArgs& args) {
   // The subject becomes a file name under --out: refuse anything that could
   // step outside DIR.
   if (!args.out_dir.empty() && (args.subject.empty() || args.subject.front() == '.' ||
                                 args.subject.find('/') != std::string::npos)) {
-    return Usage(ctx, kCmd, fmt::format("{} is not a revocation or plan id", args.subject));
+    return Usage(ctx, "evidence", fmt::format("{} is not a revocation or plan id", args.subject));
   }
+  return kExitOk;
+}
+
+int RunEvidence(const Context& ctx, const EvidenceArgs& args) {
+  constexpr std::string_view kCmd = "evidence";
+  if (int code = CheckEvidenceArgs(ctx, args); code != kExitOk) return code;
   auto store = OpenForQuery(ctx);
   if (!store.ok()) return Fail(ctx, kCmd, store.status());
   absl::StatusOr<std::vector<EvidenceRecord>> records = (*store)->Evidence(args.subject);
   if (!records.ok()) return Fail(ctx, kCmd, records.status());
+  return ReportEvidence(ctx, args, *records);
+}
 
-  std::string document = EvidenceDocument(args.subject, *records);
+int ReportEvidence(const Context& ctx, const EvidenceArgs& args,
+                   const std::vector<EvidenceRecord>& records) {
+  constexpr std::string_view kCmd = "evidence";
+  std::string document = EvidenceDocument(args.subject, records);
   if (args.out_dir.empty()) {
     std::fwrite(document.data(), 1, document.size(), ctx.out);
     return kExitOk;
@@ -1524,7 +1534,7 @@ int RunEvidence(const Context& ctx, const EvidenceArgs& args) {
     JsonWriter r;
     r.BeginObject();
     r.Member("path", path);
-    r.MemberUint("records", records->size());
+    r.MemberUint("records", records.size());
     r.EndObject();
     PrintJson(ctx, r);
   } else {

@@ -192,4 +192,11 @@ int ReportSettings(const Context& ctx, const RevocationSettings& settings, bool 
 // no --reason).
 int CheckSettingsChange(const Context& ctx, const SettingsArgs& args);
 
+// evidence: its arguments checked before any read (kExitOk, or a usage
+// error reported), then the document of the records, on stdout or as
+// --out DIR/<subject>.evidence.json (the path, or with --json a summary).
+int CheckEvidenceArgs(const Context& ctx, const EvidenceArgs& args);
+int ReportEvidence(const Context& ctx, const EvidenceArgs& args,
+                   const std::vector<EvidenceRecord>& records);
+
 }  // namespace lineage::cli

@@ -360,6 +360,19 @@ interface Reader {
   # One message: status 8 (resource exhausted) when the signers do not fit
   # half the smaller of the daemon's and the caller's `maxMessageBytes`
   # (0: the daemon's); about 200,000 signers fit the default 64 MiB.
+
+  # -- evidence records, paged (`lineage evidence --server`)
+  evidence @12 (subject :Text, afterSeq :UInt64, skipItems :UInt64, maxMessageBytes :UInt64)
+      -> (status :Status, records :List(EvidenceRecord), truncated :Bool);
+  # The evidence records of a revocation or plan id (Store::Evidence) with
+  # seq > afterSeq, oldest first; of the first, the first `skipItems` items
+  # (artifacts, then workloads) are left out: the caller has them from an
+  # earlier part. Like Gate.denyListSince, the answer stays under half of
+  # the smaller of the daemon's limit and `maxMessageBytes` (0: the
+  # daemon's): a record too large for it travels as parts, the last record
+  # of an answer may be one (`continued`): ask again with afterSeq = its seq
+  # - 1 and skipItems + what arrived. truncated: more follows. Status 5 for
+  # an unknown subject.
 }
 
 struct AuditEntry {
@@ -378,6 +391,28 @@ struct RevocationSettings {
   # The engine's lineage::RevocationSettings.
   advisoryOnly @0 :Bool;
   bulkThreshold @1 :UInt64;
+}
+
+struct EvidenceRecord {
+  # Every field of the engine's lineage::EvidenceRecord.
+  seq @0 :UInt64;  # its audit-log sequence
+  action @1 :Text;
+  actor @2 :Text;
+  timeMicros @3 :Int64;
+  planId @4 :Text;
+  revocation @5 :Text;
+  roots @6 :List(RevocationRoot);
+  reason @7 :Text;
+  mode @8 :RevocationMode;
+  artifacts @9 :List(Text);
+  workloads @10 :List(Text);
+  durationMicros @11 :Int64;
+  denySeq @12 :UInt64;
+  details @13 :Text;
+  continued @14 :Bool;
+  # A part of a record: every part but the last has `continued` set; each
+  # holds the record's fields and the next items of `artifacts`, then of
+  # `workloads`.
 }
 
 struct EdgeInfo {
@@ -452,13 +487,22 @@ struct EnforceOutcome {
   removedSample @10 :List(Text);
   workloadsAdded @11 :UInt64;
   workloadsRemoved @12 :UInt64;
+  workloadCount @13 :UInt64;
+  # How many workloads the enforcement affects; `workloads` holds the first
+  # of them, as many as fit the answer (see Responder.enforce), and
+  # Responder.enforcedWorkloads gives the rest.
 }
 
 interface Responder {
   plan @0 (roots :List(RevocationRoot), reason :Text, advisory :Bool, actor :Text,
            maxListed :UInt32) -> (status :Status, plan :PlanSummary);
-  enforce @1 (planId :Text, actor :Text, acceptChanges :Bool)
+  enforce @1 (planId :Text, actor :Text, acceptChanges :Bool, maxMessageBytes :UInt64)
       -> (status :Status, outcome :EnforceOutcome);
+  # The answer stays under half of the smaller of the daemon's limit and
+  # `maxMessageBytes` (0: the daemon's), as Gate.denyListSince: at 10M
+  # artifacts an enforcement can affect a million workloads (about 80 MiB
+  # of refs), so the outcome lists the first ones that fit and
+  # `workloadCount`; enforcedWorkloads pages through the rest.
   lift @2 (revocation :Text, actor :Text, reason :Text)
       -> (status :Status, released :UInt64, stillCovered :UInt64, denySeq :UInt64,
           record :Revocation);
@@ -468,6 +512,15 @@ interface Responder {
 
   getPlan @3 (planId :Text, maxListed :UInt32) -> (status :Status, plan :PlanSummary);
   # The same answer as Reader.getPlan.
+
+  # -- the workloads of an enforcement, paged
+  enforcedWorkloads @4 (revocation :Text, offset :UInt64, maxMessageBytes :UInt64)
+      -> (status :Status, workloads :List(Text), workloadCount :UInt64, truncated :Bool);
+  # The workloads an enforcement affected (from its evidence record), in
+  # the order of EnforceOutcome.workloads, from index `offset`, as many as
+  # fit under half of the smaller limit (at least one). truncated: ask
+  # again from offset + what arrived. Status 5 when `revocation` is not an
+  # enforced revocation; status 3 for an offset past workloadCount.
 }
 
 interface Approver {

@@ -73,7 +73,7 @@ std::string_view RoleFor(std::string_view call) {
   if (call == "descendants" || call == "ancestors" || call == "show" || call == "stats" ||
       call == "plan show" || call == "plan list" || call == "list revocations" ||
       call == "audit verify" || call == "audit log" || call == "settings" ||
-      call == "workloads list" || call == "keys")
+      call == "workloads list" || call == "keys" || call == "evidence")
     return "reader";
   if (call == "settings change") return "admin";
   if (call == "workloads ingest" || call == "ingest") return "ingest";
@@ -639,10 +639,45 @@ absl::StatusOr<EnforceResult> Client::Enforce(std::string_view plan_id,
   call.setPlanId(Text(id));
   call.setActor(Text(options.actor));
   call.setAcceptChanges(options.accept_changes);
+  call.setMaxMessageBytes(impl_->options.max_message_bytes);
   auto response = impl_->Wait(call.send(), "enforce");
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToEnforce(response->getOutcome());
+  EnforceResult result = ToEnforce(response->getOutcome());
+  uint64_t count = response->getOutcome().getWorkloadCount();
+  // A daemon older than workloadCount sends 0 and every workload.
+  if (count <= result.workloads.size()) return result;
+
+  // The enforcement is done; what did not fit its answer comes page by
+  // page from its evidence record, in the same order.
+  for (;;) {
+    auto page = impl_->responder.enforcedWorkloadsRequest();
+    page.setRevocation(Text(result.revocation.id));
+    page.setOffset(result.workloads.size());
+    page.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto more = impl_->Wait(page.send(), "enforce");
+    if (!more.ok()) return more.status();
+    if (absl::Status s = ToStatus(more->getStatus()); !s.ok()) {
+      return absl::Status(s.code(), fmt::format("enforced {}, but listing its workloads: {}",
+                                                result.revocation.id, std::string(s.message())));
+    }
+    for (auto w : more->getWorkloads())
+      result.workloads.emplace_back(View(w));
+    if (more->getWorkloadCount() != count) {
+      return absl::DataLossError(
+          fmt::format("enforced {}: the enforcement affected {} workloads, its evidence lists {}",
+                      result.revocation.id, count, more->getWorkloadCount()));
+    }
+    if (!more->getTruncated()) break;
+    if (more->getWorkloads().size() == 0) {
+      return absl::DataLossError("enforce: the daemon sent an empty page of workloads");
+    }
+  }
+  if (result.workloads.size() != count) {
+    return absl::DataLossError(fmt::format("enforced {}: {} of its {} workloads arrived",
+                                           result.revocation.id, result.workloads.size(), count));
+  }
+  return result;
 }
 
 absl::StatusOr<LiftResult> Client::Lift(std::string_view revocation, std::string_view actor,
@@ -959,6 +994,50 @@ absl::StatusOr<CheckResult> Client::CheckAt(std::string_view digest, UnknownPoli
   if (!response.ok()) return response.status();
   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
   return ToCheck(response->getResult());
+}
+
+absl::StatusOr<std::vector<EvidenceRecord>> Client::Evidence(std::string_view subject) {
+  if (absl::Status s = impl_->Need(Role::kReader, "evidence"); !s.ok()) return s;
+  std::vector<EvidenceRecord> records;
+  // The record whose last part has not arrived yet, as PartJoiner holds a
+  // delta: ask again from its seq, skipping the items already here.
+  std::optional<EvidenceRecord> held;
+  std::string text(subject);
+  for (;;) {
+    auto request = impl_->reader.evidenceRequest();
+    request.setSubject(Text(text));
+    uint64_t after = records.empty() ? 0 : records.back().seq;
+    if (held) after = held->seq - 1;
+    request.setAfterSeq(after);
+    request.setSkipItems(held ? held->artifacts.size() + held->workloads.size() : 0);
+    request.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto response = impl_->Wait(request.send(), "evidence");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    for (auto part : response->getRecords()) {
+      if (held && held->seq != part.getSeq()) {
+        return absl::DataLossError(
+            fmt::format("evidence: record {} is incomplete: its next part never came (got {})",
+                        held->seq, part.getSeq()));
+      }
+      if (!held) {
+        held = ToEvidenceRecord(part);
+      } else {
+        for (auto a : part.getArtifacts())
+          held->artifacts.emplace_back(View(a));
+        for (auto w : part.getWorkloads())
+          held->workloads.emplace_back(View(w));
+      }
+      if (!part.getContinued()) {
+        records.push_back(*std::move(held));
+        held.reset();
+      }
+    }
+    if (!response->getTruncated() && !held) return records;
+    if (response->getRecords().size() == 0) {
+      return absl::DataLossError("evidence: the daemon sent an empty page that is not the last");
+    }
+  }
 }
 
 // ---- admin

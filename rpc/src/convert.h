@@ -4,6 +4,7 @@
 // and message); only failures of the RPC layer itself are kj exceptions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -538,14 +539,22 @@ inline void FillPlan(schema::PlanSummary::Builder out, const Plan& in) {
   out.setRevocation(Text(in.revocation));
 }
 
-inline void FillEnforce(schema::EnforceOutcome::Builder out, const EnforceResult& in) {
+// `listed`: how many of in.workloads the outcome lists (the first ones; the
+// server cuts the list to the message limit). workloadCount is always all
+// of them.
+inline void FillEnforce(schema::EnforceOutcome::Builder out, const EnforceResult& in,
+                        size_t listed = std::numeric_limits<size_t>::max()) {
   out.setEnforced(in.enforced);
   out.setChangedAdded(in.change.added);
   out.setChangedRemoved(in.change.removed);
   out.setRevocation(Text(in.revocation.id));
   out.setNewlyDenied(in.newly_denied);
   out.setDenySeq(in.deny_seq);
-  FillTexts(out.initWorkloads(in.workloads.size()), in.workloads);
+  listed = std::min(listed, in.workloads.size());
+  auto workloads = out.initWorkloads(listed);
+  for (size_t i = 0; i < listed; ++i)
+    workloads.set(i, Text(in.workloads[i]));
+  out.setWorkloadCount(in.workloads.size());
   out.setDurationMicros(absl::ToInt64Microseconds(in.duration));
   FillRevocation(out.initRecord(), in.revocation);
   FillTexts(out.initAddedSample(in.change.added_sample.size()), in.change.added_sample);
@@ -601,6 +610,47 @@ inline EnforceResult ToEnforce(schema::EnforceOutcome::Reader in) {
   out.deny_seq = in.getDenySeq();
   out.workloads = ToStrings(in.getWorkloads());
   out.duration = absl::Microseconds(in.getDurationMicros());
+  return out;
+}
+
+// ---- evidence records
+//
+// A record travels whole or as parts (EvidenceRecord.continued); these map
+// one record or part. The server cuts, the client joins.
+
+inline void FillEvidenceRecord(schema::EvidenceRecord::Builder out, const EvidenceRecord& in) {
+  out.setSeq(in.seq);
+  out.setAction(Text(in.action));
+  out.setActor(Text(in.actor));
+  out.setTimeMicros(ToMicros(in.time));
+  out.setPlanId(Text(in.plan_id));
+  out.setRevocation(Text(in.revocation));
+  FillRoots(out.initRoots(in.roots.size()), in.roots);
+  out.setReason(Text(in.reason));
+  out.setMode(ToSchema(in.mode));
+  FillTexts(out.initArtifacts(in.artifacts.size()), in.artifacts);
+  FillTexts(out.initWorkloads(in.workloads.size()), in.workloads);
+  out.setDurationMicros(absl::ToInt64Microseconds(in.duration));
+  out.setDenySeq(in.deny_seq);
+  out.setDetails(Text(in.details));
+}
+
+inline EvidenceRecord ToEvidenceRecord(schema::EvidenceRecord::Reader in) {
+  EvidenceRecord out;
+  out.seq = in.getSeq();
+  out.action = std::string(View(in.getAction()));
+  out.actor = std::string(View(in.getActor()));
+  out.time = FromMicros(in.getTimeMicros());
+  out.plan_id = std::string(View(in.getPlanId()));
+  out.revocation = std::string(View(in.getRevocation()));
+  out.roots = ToRoots(in.getRoots());
+  out.reason = std::string(View(in.getReason()));
+  out.mode = FromSchema(in.getMode());
+  out.artifacts = ToStrings(in.getArtifacts());
+  out.workloads = ToStrings(in.getWorkloads());
+  out.duration = absl::Microseconds(in.getDurationMicros());
+  out.deny_seq = in.getDenySeq();
+  out.details = std::string(View(in.getDetails()));
   return out;
 }
 

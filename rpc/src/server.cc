@@ -241,6 +241,94 @@ void FillParts(capnp::List<schema::DenyDelta>::Builder out, const CutPage& cut) 
     out[i].setContinued(cut.continued[i]);
 }
 
+// ---- Other answers that fit a message ----
+//
+// The same rule for answers that list what a 10M-artifact graph can hold
+// millions of (an enforcement's workloads, evidence records): the first
+// part fits PageBudget, and the caller asks for the rest.
+
+// How many of `texts`, from `start`, fit in `budget` bytes. With
+// `at_least_one`, never 0 while any is left, so that paging makes progress
+// (a ref is far smaller than any budget).
+size_t FitTexts(const std::vector<std::string>& texts, size_t start, size_t budget,
+                bool at_least_one) {
+  size_t used = 0, k = start;
+  for (; k < texts.size(); ++k) {
+    size_t bytes = DigestBytes(texts[k]);
+    if (used + bytes > budget && !(at_least_one && k == start)) break;
+    used += bytes;
+  }
+  return k - start;
+}
+
+// What an evidence record adds to a message without its artifacts and
+// workloads: the struct, its texts and its roots.
+size_t RecordFixedBytes(const EvidenceRecord& r) {
+  size_t bytes = 160;
+  for (const std::string* text :
+       {&r.action, &r.actor, &r.plan_id, &r.revocation, &r.reason, &r.details})
+    bytes += DigestBytes(*text);
+  for (const RevocationRoot& root : r.roots)
+    bytes += 32 + DigestBytes(root.ref);
+  return bytes;
+}
+
+// Evidence records cut to a budget (Reader.evidence), as Cut does deltas.
+struct EvidenceCut {
+  std::vector<EvidenceRecord> parts;
+  std::vector<bool> continued;  // parallel to parts
+  bool more = false;            // records held more than fits
+};
+
+// Cuts `records` (those after the caller's position, oldest first; of the
+// first, `skip` items already sent: artifacts, then workloads) into parts of
+// at most `budget` bytes in all. Moves the items out of `records`. Always
+// makes progress: the first part holds at least one item.
+EvidenceCut CutEvidence(std::vector<EvidenceRecord>& records, uint64_t skip, size_t budget) {
+  EvidenceCut out;
+  size_t used = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    EvidenceRecord& record = records[i];
+    size_t start = i == 0 ? skip : 0;
+    size_t total = record.artifacts.size() + record.workloads.size();
+    size_t fixed = RecordFixedBytes(record);
+    if (!out.parts.empty() && used + fixed > budget) {
+      out.more = true;
+      break;
+    }
+    used += fixed;
+    // The part takes the record's fields, then the items that fit.
+    std::vector<std::string> artifacts = std::move(record.artifacts);
+    std::vector<std::string> workloads = std::move(record.workloads);
+    EvidenceRecord part = std::move(record);
+    part.artifacts.clear();
+    part.workloads.clear();
+    size_t k = start;
+    for (; k < total; ++k) {
+      bool artifact = k < artifacts.size();
+      std::string& item = artifact ? artifacts[k] : workloads[k - artifacts.size()];
+      size_t bytes = DigestBytes(item);
+      if (used + bytes > budget && (k > start || !out.parts.empty())) break;
+      used += bytes;
+      (artifact ? part.artifacts : part.workloads).push_back(std::move(item));
+    }
+    if (k == start && start < total) {
+      // Not one item of this record fits after the earlier ones: it starts
+      // the next answer.
+      out.more = true;
+      break;
+    }
+    bool continued = k < total;
+    out.parts.push_back(std::move(part));
+    out.continued.push_back(continued);
+    if (continued) {
+      out.more = true;
+      break;
+    }
+  }
+  return out;
+}
+
 // Pushes deny-list deltas to subscribers. Lives on the event loop thread.
 class DenyListHub : private kj::TaskSet::ErrorHandler {
  public:
@@ -1377,6 +1465,10 @@ class ReaderImpl final : public schema::Reader::Server {
  public:
   explicit ReaderImpl(ServerImpl* server) : server_(server) {}
 
+  // Limitation: a traversal answer is not cut to the message limit. With
+  // limit 0 a closure of more than about 700,000 nodes (100 bytes each) is
+  // past a 64 MiB limit and the call breaks instead of answering; callers
+  // pass a limit (the CLI's --limit) or count (--count) instead.
   kj::Promise<void> descendants(DescendantsContext context) override {
     auto p = context.getParams();
     absl::StatusOr<TraversalOptions> options = Options(p);
@@ -1399,6 +1491,9 @@ class ReaderImpl final : public schema::Reader::Server {
     return kj::READY_NOW;
   }
 
+  // Limitation: a node's edges are not paged. A key that signed hundreds of
+  // thousands of artifacts (about 200 bytes an edge) has an answer past a
+  // 64 MiB limit, and the call breaks.
   kj::Promise<void> show(ShowContext context) override {
     std::string ref(View(context.getParams().getRef()));
     Store* store = server_->store();
@@ -1411,6 +1506,8 @@ class ReaderImpl final : public schema::Reader::Server {
         });
   }
 
+  // Limitation: maxListed is trusted; one in the hundreds of thousands can
+  // make an answer past the message limit. plan takes the same bound.
   kj::Promise<void> getPlan(GetPlanContext context) override {
     return AnswerGetPlan(server_, context);
   }
@@ -1583,6 +1680,48 @@ class ReaderImpl final : public schema::Reader::Server {
         });
   }
 
+  // Evidence records in full are what an auditor keeps, and at 10M
+  // artifacts one record lists 8.5M of them: answered in parts that fit the
+  // message limit, read on the query thread.
+  kj::Promise<void> evidence(EvidenceContext context) override {
+    auto p = context.getParams();
+    std::string subject(View(p.getSubject()));
+    uint64_t after = p.getAfterSeq(), skip = p.getSkipItems();
+    size_t budget = PageBudget(server_->max_message_bytes(), p.getMaxMessageBytes());
+    Store* store = server_->store();
+    using Read = absl::StatusOr<EvidenceCut>;
+    std::function<Read()> work = [store, subject, after, skip, budget]() -> Read {
+      // TODO(perf): every page reads and decodes all of the subject's
+      // records (at 10M artifacts, two closures of 8.5M refs: seconds per
+      // page); a cursor in the store would read only the page's items.
+      absl::StatusOr<std::vector<EvidenceRecord>> all = store->Evidence(subject);
+      if (!all.ok()) return all.status();
+      std::vector<EvidenceRecord> records;
+      for (EvidenceRecord& r : *all) {
+        if (r.seq > after) records.push_back(std::move(r));
+      }
+      if (skip > 0 &&
+          (records.empty() || records.front().seq != after + 1 ||
+           records.front().artifacts.size() + records.front().workloads.size() < skip)) {
+        return absl::InvalidArgumentError(
+            fmt::format("skipItems {}: evidence record {} has no such part", skip, after + 1));
+      }
+      return CutEvidence(records, skip, budget);
+    };
+    return server_->Query(std::move(work)).then([context](std::shared_ptr<Read> r) mutable {
+      auto results = context.getResults();
+      FillStatus(results.initStatus(), r->status());
+      if (!r->ok()) return;
+      const EvidenceCut& cut = **r;
+      auto list = results.initRecords(cut.parts.size());
+      for (size_t i = 0; i < cut.parts.size(); ++i) {
+        FillEvidenceRecord(list[i], cut.parts[i]);
+        list[i].setContinued(cut.continued[i]);
+      }
+      results.setTruncated(cut.more);
+    });
+  }
+
  private:
   static constexpr uint32_t kMaxAuditEntries = 256;
 
@@ -1668,6 +1807,7 @@ class ResponderImpl final : public schema::Responder::Server {
       return kj::READY_NOW;
     }
     EnforceOptions options{*actor, p.getAcceptChanges()};
+    size_t budget = PageBudget(server_->max_message_bytes(), p.getMaxMessageBytes());
     Store* store = server_->store();
     std::function<absl::StatusOr<EnforceResult>()> work = [store, plan_id, options] {
       return store->Enforce(plan_id, options);
@@ -1675,13 +1815,72 @@ class ResponderImpl final : public schema::Responder::Server {
     return server_
         ->OffLoop(std::move(work),
                   fmt::format("enforce plan {} by {}", plan_id.substr(0, 12), options.actor))
-        .then([context, metrics = server_->metrics()](
+        .then([context, budget, metrics = server_->metrics()](
                   std::shared_ptr<absl::StatusOr<EnforceResult>> r) mutable {
           if (r->ok() && (*r)->enforced) metrics->CountEnforce((*r)->duration);
           auto results = context.getResults();
           FillStatus(results.initStatus(), r->status());
-          if (r->ok()) FillEnforce(results.initOutcome(), **r);
+          if (!r->ok()) return;
+          // The enforcement is done and durable whatever happens to this
+          // answer, so it must not be one the caller cannot receive: the
+          // workloads that fit after the rest of the outcome, and
+          // workloadCount; enforcedWorkloads gives the others.
+          capnp::MallocMessageBuilder scratch;
+          auto rest = scratch.initRoot<schema::EnforceOutcome>();
+          FillEnforce(rest, **r, 0);
+          size_t fixed = rest.totalSize().wordCount * sizeof(capnp::word);
+          size_t room = budget > fixed ? budget - fixed : 0;
+          FillEnforce(results.initOutcome(), **r,
+                      FitTexts((*r)->workloads, 0, room, /*at_least_one=*/false));
         });
+  }
+
+  // The rest of an enforcement's workloads, read from its evidence record
+  // (the same closure, listed in the same order as the enforce answer).
+  kj::Promise<void> enforcedWorkloads(EnforcedWorkloadsContext context) override {
+    auto p = context.getParams();
+    std::string rev(View(p.getRevocation()));
+    uint64_t offset = p.getOffset();
+    size_t budget = PageBudget(server_->max_message_bytes(), p.getMaxMessageBytes());
+    Store* store = server_->store();
+    struct Page {
+      std::vector<std::string> workloads;
+      uint64_t count = 0;
+      bool truncated = false;
+    };
+    using Read = absl::StatusOr<Page>;
+    std::function<Read()> work = [store, rev, offset, budget]() -> Read {
+      // TODO(perf): Store::Evidence decodes the plan's and the
+      // enforcement's closures in full for every page (seconds at 10M
+      // artifacts); a store read of one record's workloads would not.
+      absl::StatusOr<std::vector<EvidenceRecord>> records = store->Evidence(rev);
+      if (!records.ok()) return records.status();
+      for (EvidenceRecord& record : *records) {
+        if (record.action != "enforce" || record.revocation != rev) continue;
+        Page page;
+        page.count = record.workloads.size();
+        if (offset > page.count) {
+          return absl::InvalidArgumentError(
+              fmt::format("offset {}: {} affected {} workloads", offset, rev, page.count));
+        }
+        // Room for the answer's own fields besides the list.
+        size_t n = FitTexts(record.workloads, offset, budget > 256 ? budget - 256 : 0,
+                            /*at_least_one=*/true);
+        page.workloads.assign(std::make_move_iterator(record.workloads.begin() + offset),
+                              std::make_move_iterator(record.workloads.begin() + offset + n));
+        page.truncated = offset + n < page.count;
+        return page;
+      }
+      return absl::NotFoundError(fmt::format("{} is not an enforced revocation", rev));
+    };
+    return server_->Query(std::move(work)).then([context](std::shared_ptr<Read> r) mutable {
+      auto results = context.getResults();
+      FillStatus(results.initStatus(), r->status());
+      if (!r->ok()) return;
+      results.setWorkloadCount((*r)->count);
+      results.setTruncated((*r)->truncated);
+      FillTexts(results.initWorkloads((*r)->workloads.size()), (*r)->workloads);
+    });
   }
 
   kj::Promise<void> lift(LiftContext context) override {

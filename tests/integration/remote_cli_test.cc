@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -425,6 +426,7 @@ TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
            {"gate", {"revocations", "--all"}, "reader"},
            {"responder", {"audit", "log"}, "reader"},
            {"admin", {"settings"}, "reader"},
+           {"gate", {"evidence", "rev-1"}, "reader"},
        }) {
     ProcessResult wrong_role = Remote(r.role, r.args);
     EXPECT_EQ(wrong_role.exit_code, 4) << r.args[0];
@@ -432,7 +434,8 @@ TEST_F(RemoteCliTest, UnreachableWrongRoleAndUncoveredCommands) {
   }
   EXPECT_FALSE(fs::exists(dir_ + "/bk"));
   // Commands and flags the RPC lacks are usage errors, not silent fakes.
-  for (std::vector<std::string> args : {std::vector<std::string>{"evidence", "rev-1"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"ingest", "--allow-unsigned", kSamples + "/attestations"}}) {
     ProcessResult r = Remote("reader", args);
     EXPECT_EQ(r.exit_code, 2) << args[0];
     EXPECT_THAT(r.err, HasSubstr("not available with --server yet")) << args[0];
@@ -1089,6 +1092,211 @@ TEST_F(RemoteGateWatchTest, GivesUpOnAFrozenDaemon) {
   ASSERT_TRUE(code.has_value()) << watch_.log();
   EXPECT_EQ(*code, 8) << watch_.log();
   EXPECT_GE(std::chrono::steady_clock::now() - frozen, std::chrono::seconds(2));
+}
+
+// A lineage workload list of `n` workloads in cluster prod whose names are
+// about 1,500 bytes long, each running `image`: at --max-message-mib 1
+// (answers cut to 512 KiB) about 340 of their refs fit one answer.
+std::string LongNamedWorkloads(int n, const std::string& image) {
+  std::string json = R"({"cluster":"prod","workloads":[)";
+  for (int i = 0; i < n; ++i) {
+    json += fmt::format(R"({}{{"namespace":"shop","kind":"Deployment","name":"{}-{}",)"
+                        R"("images":["{}"]}})",
+                        i == 0 ? "" : ",", std::string(1500, 'w'), i, image);
+  }
+  return json + "]}";
+}
+
+// What differs between two runs of the same revocations: times and
+// durations. Ids, lists and their order must match.
+std::string Untimed(const std::string& text) {
+  std::string out =
+      std::regex_replace(text, std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z"), "T");
+  out = std::regex_replace(out, std::regex("\"duration_us\":[0-9]+"), "\"duration_us\":D");
+  return std::regex_replace(out, std::regex("took       [0-9.]+ ms"), "took       D ms");
+}
+
+// Enforcements that affect more workloads than one answer holds (900 refs
+// of about 1.5 KB against a 1 MiB limit on both sides): revoke and enforce
+// over --server fetch the rest (Responder.enforcedWorkloads) and print what
+// the embedded commands print on a copy of the same database, text and
+// --json. (Before, the enforce answer was past the limit: the revocation
+// was made, and the command failed.)
+TEST_F(RemoteCliTest, EnforceAndRevokeListWorkloadsPastOneMessage) {
+  std::string inventory = dir_ + "/prod.json";
+  {
+    std::ofstream out(inventory);
+    out << LongNamedWorkloads(900, kFooTarGz);
+  }
+  ProcessResult stored = Embedded({"workloads", "ingest", inventory});
+  ASSERT_EQ(stored.exit_code, 0) << stored.err;
+  std::string copy = dir_ + "/copy";
+  fs::copy(db_, copy, fs::copy_options::recursive);
+
+  // The same steps in each mode; the plans' ids come from each run's own
+  // dry runs (the same review of the same state makes the same id).
+  auto steps = [&](const std::function<ProcessResult(std::vector<std::string>)>& run) {
+    std::vector<ProcessResult> out;
+    out.push_back(run({"revoke", "--digest", kFooPy, "--reason", "INC-20", "--as", "responder"}));
+    out.push_back(
+        run({"revoke", "--digest", kFooPy, "--reason", "INC-21", "--as", "responder", "--json"}));
+    for (const char* json : {"", "--json"}) {
+      ProcessResult planned =
+          run({"revoke", "--digest", kFooTarGz, "--reason", fmt::format("INC-22{}", json),
+               "--dry-run", "--as", "responder"});
+      out.push_back(planned);
+      std::smatch id;
+      EXPECT_TRUE(std::regex_search(planned.out, id, std::regex("plan       ([0-9a-f]{64})")))
+          << planned.out;
+      std::vector<std::string> enforce = {"enforce", id[1], "--as", "responder"};
+      if (*json) enforce.push_back(json);
+      out.push_back(run(enforce));
+    }
+    return out;
+  };
+  StartDaemon(0, {"--max-message-mib", "1"});
+  std::vector<ProcessResult> remote = steps([&](std::vector<std::string> args) {
+    return Remote("responder", std::move(args), {"LINEAGE_MAX_MESSAGE_MIB=1"});
+  });
+  ASSERT_EQ(StopDaemon(), 0);
+  db_ = copy;
+  std::vector<ProcessResult> embedded =
+      steps([&](std::vector<std::string> args) { return Embedded(std::move(args)); });
+
+  ASSERT_EQ(remote.size(), embedded.size());
+  for (size_t i = 0; i < remote.size(); ++i) {
+    SCOPED_TRACE(fmt::format("step {}", i));
+    EXPECT_EQ(remote[i].exit_code, 0) << remote[i].err;
+    EXPECT_EQ(remote[i].exit_code, embedded[i].exit_code);
+    EXPECT_EQ(Comparable(Untimed(remote[i].out), copy), Comparable(Untimed(embedded[i].out), copy));
+    EXPECT_EQ(remote[i].err, embedded[i].err);
+  }
+  EXPECT_THAT(remote[0].out, HasSubstr("workloads  900 affected\n"));
+  EXPECT_THAT(remote[0].out, HasSubstr(fmt::format("-{}\n", 899)));
+  EXPECT_THAT(remote[3].out, HasSubstr("enforced   rev-3"));
+  EXPECT_THAT(remote[5].out, HasSubstr("\"workloads\":["));
+}
+
+// lineage evidence over --server writes the embedded command's document
+// byte for byte (stdout, --out DIR and its --json summary) though its
+// records hold more than one answer: each of the two records lists 900
+// workloads of about 1.5 KB, against a 1 MiB limit on both sides.
+TEST_F(RemoteCliTest, EvidenceOverTheServerIsTheEmbeddedDocument) {
+  std::string inventory = dir_ + "/prod.json";
+  {
+    std::ofstream out(inventory);
+    out << LongNamedWorkloads(900, kFooTarGz);
+  }
+  ASSERT_EQ(Embedded({"workloads", "ingest", inventory}).exit_code, 0);
+  ProcessResult revoked =
+      Embedded({"revoke", "--digest", kFooPy, "--reason", "INC-30", "--as", "responder"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  std::smatch plan;
+  ASSERT_TRUE(std::regex_search(revoked.out, plan, std::regex("\\(plan ([0-9a-f]{64})\\)")));
+  ASSERT_EQ(Embedded({"lift", "rev-1", "--reason", "fixed", "--as", "responder"}).exit_code, 0);
+
+  std::string out_dir = dir_ + "/evidence";
+  std::vector<std::vector<std::string>> cases = {
+      {"evidence", "rev-1"},
+      {"evidence", plan[1]},
+      {"evidence", "rev-1", "--out", out_dir},
+      {"evidence", "rev-1", "--out", out_dir, "--json"},
+      {"evidence", plan[1], "--out", out_dir, "--json"},
+      {"evidence", "rev-404"},                     // not found
+      {"evidence", "../rev-1", "--out", out_dir},  // usage: not a file name
+  };
+  // Each run's output, and the file it wrote.
+  auto run_all = [&](const std::function<ProcessResult(std::vector<std::string>)>& run) {
+    std::vector<std::pair<ProcessResult, std::string>> out;
+    for (const auto& args : cases) {
+      fs::remove_all(out_dir);
+      ProcessResult r = run(args);
+      std::string written;
+      if (args.size() > 2) {
+        std::string path = out_dir + "/" + args[1] + ".evidence.json";
+        if (fs::exists(path)) written = ReadAll(path);
+      }
+      out.emplace_back(std::move(r), std::move(written));
+    }
+    return out;
+  };
+  StartDaemon(0, {"--max-message-mib", "1"});
+  auto remote = run_all([&](std::vector<std::string> args) {
+    return Remote("reader", std::move(args), {"LINEAGE_MAX_MESSAGE_MIB=1"});
+  });
+  ASSERT_EQ(StopDaemon(), 0);
+  auto embedded = run_all([&](std::vector<std::string> args) { return Embedded(std::move(args)); });
+
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(fmt::format("lineage {}", fmt::join(cases[i], " ")));
+    EXPECT_EQ(remote[i].first.exit_code, embedded[i].first.exit_code) << remote[i].first.err;
+    EXPECT_EQ(remote[i].first.out, embedded[i].first.out);
+    EXPECT_EQ(remote[i].first.err, embedded[i].first.err);
+    EXPECT_EQ(remote[i].second, embedded[i].second);
+  }
+  // The records, in full: plan, enforce and lift, each workload listed.
+  EXPECT_EQ(remote[0].first.exit_code, 0);
+  EXPECT_THAT(remote[0].first.out, HasSubstr("\"action\":\"lift\""));
+  EXPECT_THAT(remote[0].first.out, HasSubstr(fmt::format("{}-899\"", std::string(1500, 'w'))));
+  EXPECT_GT(remote[0].first.out.size(), 2u * 900 * 1500);
+  EXPECT_THAT(remote[3].first.out, HasSubstr("\"records\":3"));
+  EXPECT_EQ(remote[2].second, remote[0].first.out);
+  EXPECT_EQ(remote[5].first.exit_code, 3);
+  EXPECT_EQ(remote[6].first.exit_code, 2);
+}
+
+// Backups run beside the writer now: taken while inventories and
+// revocations stream in, each one restores and its audit chain verifies
+// (lineage restore checks it), and the writes all went through.
+TEST_F(RemoteCliTest, BackupsTakenDuringWritesRestoreAndVerify) {
+  StartDaemon(0, {"--backup-dir", dir_ + "/backups"});
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 60 && !stop; ++i) {
+      std::string inventory = fmt::format("{}/inv-{}.json", dir_, i);
+      {
+        std::ofstream out(inventory);
+        out << fmt::format(
+            R"({{"cluster":"c{}","workloads":[{{"namespace":"n","kind":"Job","name":"j",)"
+            R"("images":["{}"]}}]}})",
+            i % 3, kFooTarGz);
+      }
+      EXPECT_EQ(Remote("ingest", {"workloads", "ingest", inventory}).exit_code, 0);
+      ProcessResult revoked = Remote("responder", {"revoke", "--digest", Digest(i), "--reason",
+                                                   fmt::format("INC-{}", i), "--as", "responder"});
+      EXPECT_EQ(revoked.exit_code, 0) << revoked.err;
+      written = i + 1;
+    }
+  });
+  // Backups while the writer runs: each after at least one more write.
+  std::vector<std::string> names;
+  for (int b = 0; b < 3; ++b) {
+    int before = written;
+    ASSERT_TRUE(WaitFor([&] { return written > before; }, 60000));
+    names.push_back(fmt::format("bk{}", b));
+    ProcessResult backed = Remote("admin", {"backup", names.back()});
+    EXPECT_EQ(backed.exit_code, 0) << backed.err;
+  }
+  stop = true;
+  writer.join();
+  int total = written;
+  ASSERT_EQ(StopDaemon(), 0);
+
+  for (const std::string& name : names) {
+    SCOPED_TRACE(name);
+    std::string restored = dir_ + "/restored-" + name;
+    ProcessResult r =
+        RunProcess({LINEAGE_CLI_PATH, "restore", dir_ + "/backups/" + name, restored});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("audit chain verified"));
+    ProcessResult revocations = RunProcess({LINEAGE_CLI_PATH, "--db", restored, "revocations"});
+    EXPECT_EQ(revocations.exit_code, 0) << revocations.err;
+  }
+  // Nothing written was lost behind the backups.
+  ProcessResult all = Embedded({"revocations", "--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_THAT(all.out, HasSubstr(fmt::format("\"rev-{}\"", total)));
 }
 
 // "127.something" is a DNS name, not a loopback address: plaintext to it

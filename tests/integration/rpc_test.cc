@@ -625,6 +625,164 @@ TEST_F(RpcTest, AuditLogAndRevocationsComeInPagesAndJoinInOrder) {
     EXPECT_EQ(rev.state, RevocationState::kActive);
 }
 
+// Reader.evidence and Responder.enforcedWorkloads (the paged answers) sit
+// on their role's capability only, and answer there.
+TEST_F(RpcTest, PagedEvidenceAndWorkloadCallsAreReachableOnlyFromTheirRole) {
+  schema::Lineage::Client lineage = Connect();
+  for (Role role : {Role::kGate, Role::kIngest, Role::kResponder, Role::kApprover, Role::kAdmin}) {
+    auto login = Login(lineage, Token(role));
+    EXPECT_TRUE(Throws(login.getReader().evidenceRequest().send())) << RoleName(role);
+  }
+  for (Role role : {Role::kGate, Role::kIngest, Role::kReader, Role::kApprover, Role::kAdmin}) {
+    auto login = Login(lineage, Token(role));
+    EXPECT_TRUE(Throws(login.getResponder().enforcedWorkloadsRequest().send())) << RoleName(role);
+  }
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  auto evidence = reader.evidenceRequest();
+  evidence.setSubject("rev-404");
+  EXPECT_EQ(evidence.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kNotFound));
+  schema::Responder::Client responder = Login(lineage, Token(Role::kResponder)).getResponder();
+  auto workloads = responder.enforcedWorkloadsRequest();
+  workloads.setRevocation("rev-404");
+  EXPECT_EQ(workloads.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kNotFound));
+}
+
+// A lineage workload list of `n` workloads in cluster prod, each running
+// `image`.
+std::string InventoryList(int n, const std::string& image, const std::string& prefix = "web") {
+  std::string json = R"({"cluster":"prod","workloads":[)";
+  for (int i = 0; i < n; ++i) {
+    json += fmt::format(R"({}{{"namespace":"shop","kind":"Deployment","name":"{}-{}",)"
+                        R"("images":["{}"]}})",
+                        i == 0 ? "" : ",", prefix, i, image);
+  }
+  return json + "]}";
+}
+
+void ExpectSame(const EvidenceRecord& a, const EvidenceRecord& b) {
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.action, b.action);
+  EXPECT_EQ(a.actor, b.actor);
+  EXPECT_EQ(a.time, b.time);
+  EXPECT_EQ(a.plan_id, b.plan_id);
+  EXPECT_EQ(a.revocation, b.revocation);
+  EXPECT_EQ(a.roots, b.roots);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.mode, b.mode);
+  EXPECT_EQ(a.artifacts, b.artifacts);
+  EXPECT_EQ(a.workloads, b.workloads);
+  EXPECT_EQ(a.duration, b.duration);
+  EXPECT_EQ(a.deny_seq, b.deny_seq);
+  EXPECT_EQ(a.details, b.details);
+}
+
+// Under a caller's limit of 16 KiB (answers cut to 8 KiB) an enforcement of
+// 300 workloads and its evidence need several answers each: rpc::Client
+// joins them into what one large answer holds.
+TEST_F(RpcTest, EnforceWorkloadsAndEvidenceArePagedUnderASmallMessageLimit) {
+  schema::Lineage::Client lineage = Connect();
+  schema::Ingest::Client ingest = Login(lineage, Token(Role::kIngest)).getIngest();
+  IngestSamples(ingest);
+  auto client = [&](Role role, uint64_t limit) {
+    ClientOptions options;
+    options.address = fmt::format("127.0.0.1:{}", daemon_->port());
+    options.token = Token(role);
+    options.max_message_bytes = limit;
+    absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(options);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : nullptr;
+  };
+  constexpr uint64_t kSmall = 16 << 10;
+  // rpc::Client runs its own event loop, so on a thread of its own: this one
+  // holds the fixture's.
+  EnforceResult enforced;
+  std::thread clients([&] {
+    {
+      std::unique_ptr<Client> ingester = client(Role::kIngest, 64 << 20);
+      ASSERT_NE(ingester, nullptr);
+      ingest::InventoryOptions options;
+      options.format = ingest::InventoryFormat::kList;
+      absl::StatusOr<ingest::InventoryReport> stored =
+          ingester->IngestInventory("prod.json", InventoryList(300, kFooTarGz), options);
+      ASSERT_TRUE(stored.ok()) << stored.status();
+      ASSERT_EQ(stored->workloads, 300u) << stored->error;
+    }
+
+    // One Client (one event loop) on this thread at a time.
+    std::string plan_id;
+    {
+      std::unique_ptr<Client> responder = client(Role::kResponder, kSmall);
+      ASSERT_NE(responder, nullptr);
+      PlanRequest request;
+      request.roots = {{kFooPy, absl::InfinitePast(), absl::InfiniteFuture()}};
+      request.reason = "INC-12";
+      absl::StatusOr<Plan> plan = responder->MakePlan(request, 0);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      plan_id = plan->id;
+      absl::StatusOr<EnforceResult> done = responder->Enforce(plan->id, {});
+      ASSERT_TRUE(done.ok()) << done.status();
+      enforced = *done;
+    }
+    ASSERT_EQ(enforced.workloads.size(), 300u);
+    std::set<std::string> names(enforced.workloads.begin(), enforced.workloads.end());
+    EXPECT_EQ(names.size(), 300u);
+    EXPECT_EQ(names.count("workload:prod/shop/Deployment/web-299"), 1u);
+
+    // The same records through a small limit and through the default one.
+    auto evidence = [&](uint64_t limit, const std::string& subject) {
+      std::unique_ptr<Client> reader = client(Role::kReader, limit);
+      absl::StatusOr<std::vector<EvidenceRecord>> records =
+          reader ? reader->Evidence(subject) : absl::UnavailableError("no client");
+      EXPECT_TRUE(records.ok()) << records.status();
+      return records.ok() ? *std::move(records) : std::vector<EvidenceRecord>{};
+    };
+    std::vector<EvidenceRecord> parts = evidence(kSmall, enforced.revocation.id);
+    std::vector<EvidenceRecord> whole = evidence(64 << 20, enforced.revocation.id);
+    ASSERT_EQ(parts.size(), 2u);  // the plan's and the enforcement's
+    ASSERT_EQ(whole.size(), 2u);
+    for (size_t i = 0; i < parts.size(); ++i)
+      ExpectSame(parts[i], whole[i]);
+    EXPECT_EQ(parts[1].action, "enforce");
+    EXPECT_EQ(parts[1].workloads, enforced.workloads);  // the same order
+    EXPECT_EQ(parts[0].workloads.size(), 300u);
+    EXPECT_EQ(evidence(kSmall, plan_id).size(), 2u);
+  });
+  clients.join();
+  ASSERT_FALSE(HasFailure());
+
+  // The paging calls check their positions.
+  schema::Responder::Client raw = Login(lineage, Token(Role::kResponder)).getResponder();
+  auto past = raw.enforcedWorkloadsRequest();
+  past.setRevocation(Text(enforced.revocation.id));
+  past.setOffset(301);
+  EXPECT_EQ(past.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+  auto end = raw.enforcedWorkloadsRequest();
+  end.setRevocation(Text(enforced.revocation.id));
+  end.setOffset(300);
+  auto at_end = end.send().wait(io_.waitScope);
+  ASSERT_EQ(at_end.getStatus().getCode(), 0u);
+  EXPECT_EQ(at_end.getWorkloads().size(), 0u);
+  EXPECT_EQ(at_end.getWorkloadCount(), 300u);
+  EXPECT_FALSE(at_end.getTruncated());
+  auto first = raw.enforcedWorkloadsRequest();
+  first.setRevocation(Text(enforced.revocation.id));
+  first.setMaxMessageBytes(kSmall);
+  auto page = first.send().wait(io_.waitScope);
+  ASSERT_EQ(page.getStatus().getCode(), 0u);
+  EXPECT_GT(page.getWorkloads().size(), 0u);
+  EXPECT_LT(page.getWorkloads().size(), 300u);
+  EXPECT_TRUE(page.getTruncated());
+  schema::Reader::Client reader = Login(lineage, Token(Role::kReader)).getReader();
+  auto bogus = reader.evidenceRequest();
+  bogus.setSubject(Text(enforced.revocation.id));
+  bogus.setSkipItems(1000000);  // more items than the record has
+  EXPECT_EQ(bogus.send().wait(io_.waitScope).getStatus().getCode(),
+            static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+}
+
 // Verification is spread over verifier threads; the answer still lists the
 // items in document order, each with its own verdict, and a document that
 // repeats an earlier one in the same call is a duplicate (stored in order).
@@ -1784,6 +1942,15 @@ TEST(ConvertTest, PlanEnforceAndInventoryReportKeepEveryField) {
   EXPECT_EQ(back.workloads, done.workloads);
   EXPECT_EQ(back.duration, done.duration);
 
+  // The server lists only what fits; the count says how many there are.
+  done.workloads = {"workload:c/n/k/w1", "workload:c/n/k/w2", "workload:c/n/k/w3"};
+  capnp::MallocMessageBuilder message4;
+  auto first_part = message4.initRoot<schema::EnforceOutcome>();
+  FillEnforce(first_part, done, 2);
+  EXPECT_EQ(first_part.getWorkloadCount(), 3u);
+  EXPECT_THAT(ToEnforce(first_part.asReader()).workloads,
+              ElementsAre("workload:c/n/k/w1", "workload:c/n/k/w2"));
+
   ingest::InventoryReport report;
   report.error = "";
   report.warnings = {"w1"};
@@ -2219,6 +2386,30 @@ TEST(DaemonProcessTest, AReusedLogNeverYieldsTheOldPort) {
   EXPECT_NE(daemon.port(), 1u);
   EXPECT_EQ(daemon.Stop(std::chrono::seconds(20)), 0);
   fs::remove_all(dir);
+}
+
+TEST(ConvertTest, EvidenceRecordKeepsEveryField) {
+  EvidenceRecord in;
+  in.seq = 4;
+  in.action = "enforce";
+  in.actor = "dave";
+  in.time = absl::FromUnixSeconds(1700000100);
+  in.plan_id = std::string(64, 'p');
+  in.revocation = "rev-3";
+  in.roots = {{"key:sha256:aa", absl::FromUnixSeconds(10), absl::InfiniteFuture()},
+              {kFooPy, absl::InfinitePast(), absl::InfiniteFuture()}};
+  in.reason = "INC-4";
+  in.mode = RevocationMode::kAdvisory;
+  in.artifacts = {kFooPy, kFooTarGz};
+  in.workloads = {"workload:c/n/k/w"};
+  in.duration = absl::Microseconds(987);
+  in.deny_seq = 11;
+  in.details = "3 newly denied";
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::EvidenceRecord>();
+  FillEvidenceRecord(builder, in);
+  EXPECT_FALSE(builder.getContinued());
+  ExpectSame(ToEvidenceRecord(builder.asReader()), in);
 }
 
 }  // namespace

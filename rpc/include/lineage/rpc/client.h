@@ -187,9 +187,17 @@ class Client {
   // receive limit.
   absl::StatusOr<std::vector<AuditEntry>> AuditLog(uint64_t from_seq, uint32_t page_entries = 0);
   absl::StatusOr<RevocationSettings> GetSettings();
+  // Store::Evidence over the RPC: every record of a revocation or plan id,
+  // oldest first, each whole with every artifact and workload. Fetched in
+  // answers of at most half the smaller receive limit (a record of millions
+  // of artifacts comes in parts, joined here). NotFound for an unknown id.
+  absl::StatusOr<std::vector<EvidenceRecord>> Evidence(std::string_view subject);
 
   // ---- responder role
   absl::StatusOr<Plan> MakePlan(const PlanRequest& request, uint32_t max_listed);
+  // The result lists every affected workload, as Store::Enforce does: what
+  // does not fit the enforce answer is fetched (Responder.enforcedWorkloads)
+  // in answers of at most half the smaller receive limit.
   absl::StatusOr<EnforceResult> Enforce(std::string_view plan_id, const EnforceOptions& options);
   absl::StatusOr<LiftResult> Lift(std::string_view revocation, std::string_view actor,
                                   std::string_view reason);
