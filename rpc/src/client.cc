@@ -54,6 +54,19 @@ absl::Status FromKj(const kj::Exception& e, std::string_view what, std::string_v
       std::string_view::npos) {
     return absl::UnauthenticatedError(fmt::format("{}: {}", what, Describe(e)));
   }
+  // Cap'n Proto's reader refuses an answer past ReaderOptions'
+  // traversal limit, the client's receive limit: not a broken daemon either.
+  // A message past it breaks the connection ("traversalLimitInWords"); one
+  // within it whose reading goes past it throws from an accessor ("traversal
+  // limit"). Both are this client's limit, not a broken or absent daemon.
+  if (std::string_view description = e.getDescription().cStr();
+      description.find("traversalLimitInWords") != std::string_view::npos ||
+      description.find("traversal limit") != std::string_view::npos) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "{}: the answer from {} is larger than this client's receive limit (raise it with "
+        "--max-message-mib, ClientOptions::max_message_bytes): {}",
+        what, address, Describe(e)));
+  }
   switch (e.getType()) {
     case kj::Exception::Type::DISCONNECTED:
     case kj::Exception::Type::OVERLOADED:
@@ -251,6 +264,18 @@ struct Client::Impl {
   }
 };
 
+// Runs a call's body. A kj exception that escapes it after Wait (reading an
+// answer trips the receive limit in the accessors, not in Wait) becomes a
+// status like Wait's own: nothing but statuses leaves this class.
+template <typename F>
+auto Guarded(std::string_view address, std::string_view what, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const kj::Exception& e) {
+    return FromKj(e, what, address);
+  }
+}
+
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
 
@@ -351,15 +376,17 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
 // ---- gate
 
 absl::StatusOr<CheckResult> Client::Check(std::string_view digest, UnknownPolicy unknown) {
-  if (absl::Status s = impl_->Need(Role::kGate, "check"); !s.ok()) return s;
-  auto request = impl_->gate.checkRequest();
-  std::string text(digest);
-  request.setDigest(Text(text));
-  request.setUnknown(ToSchema(unknown));
-  auto response = impl_->Wait(request.send(), "check");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToCheck(response->getResult());
+  return Guarded(impl_->options.address, "Check", [&]() -> absl::StatusOr<CheckResult> {
+    if (absl::Status s = impl_->Need(Role::kGate, "check"); !s.ok()) return s;
+    auto request = impl_->gate.checkRequest();
+    std::string text(digest);
+    request.setDigest(Text(text));
+    request.setUnknown(ToSchema(unknown));
+    auto response = impl_->Wait(request.send(), "check");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToCheck(response->getResult());
+  });
 }
 
 namespace {
@@ -405,59 +432,63 @@ class PartJoiner {
 }  // namespace
 
 absl::StatusOr<DenyListPage> Client::DenyListSince(uint64_t after_seq, uint32_t max_deltas) {
-  if (absl::Status s = impl_->Need(Role::kGate, "deny-list"); !s.ok()) return s;
-  DenyListPage page;
-  PartJoiner joiner;
-  // A delta larger than one message comes in parts: ask for the rest of it
-  // until it is whole, so that the page holds whole deltas only.
-  for (;;) {
-    auto request = impl_->gate.denyListSinceRequest();
-    request.setAfterSeq(joiner.holding() ? joiner.held_seq() - 1 : after_seq);
-    request.setSkipDigests(joiner.held_digests());
-    request.setMaxDeltas(max_deltas);
-    request.setMaxMessageBytes(impl_->options.max_message_bytes);
-    auto response = impl_->Wait(request.send(), "deny-list");
-    if (!response.ok()) return response.status();
-    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-    page.head_seq = response->getHeadSeq();
-    page.truncated = response->getTruncated();
-    for (auto delta : response->getDeltas()) {
-      if (absl::Status s = joiner.Add(delta, &page.deltas); !s.ok()) return s;
+  return Guarded(impl_->options.address, "DenyListSince", [&]() -> absl::StatusOr<DenyListPage> {
+    if (absl::Status s = impl_->Need(Role::kGate, "deny-list"); !s.ok()) return s;
+    DenyListPage page;
+    PartJoiner joiner;
+    // A delta larger than one message comes in parts: ask for the rest of it
+    // until it is whole, so that the page holds whole deltas only.
+    for (;;) {
+      auto request = impl_->gate.denyListSinceRequest();
+      request.setAfterSeq(joiner.holding() ? joiner.held_seq() - 1 : after_seq);
+      request.setSkipDigests(joiner.held_digests());
+      request.setMaxDeltas(max_deltas);
+      request.setMaxMessageBytes(impl_->options.max_message_bytes);
+      auto response = impl_->Wait(request.send(), "deny-list");
+      if (!response.ok()) return response.status();
+      if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+      page.head_seq = response->getHeadSeq();
+      page.truncated = response->getTruncated();
+      for (auto delta : response->getDeltas()) {
+        if (absl::Status s = joiner.Add(delta, &page.deltas); !s.ok()) return s;
+      }
+      if (!joiner.holding()) return page;
+      if (response->getDeltas().size() == 0) {
+        return absl::DataLossError("deny-list: the daemon stopped in the middle of a delta");
+      }
     }
-    if (!joiner.holding()) return page;
-    if (response->getDeltas().size() == 0) {
-      return absl::DataLossError("deny-list: the daemon stopped in the middle of a delta");
-    }
-  }
+  });
 }
 
 absl::StatusOr<DenyListSnapshot> Client::Snapshot() {
-  if (absl::Status s = impl_->Need(Role::kGate, "snapshot"); !s.ok()) return s;
-  // Page by page (a deny list of a million digests is past any one
-  // message). Pages are read at their own seq; the snapshot takes the
-  // smallest, so that the deltas after it, applied as the set operations
-  // they are, bring every page to the head (see the schema).
-  DenyListSnapshot snapshot;
-  bool first = true;
-  std::string after;
-  for (;;) {
-    auto request = impl_->gate.snapshotRequest();
-    request.setAfterDigest(Text(after));
-    request.setMaxMessageBytes(impl_->options.max_message_bytes);
-    auto response = impl_->Wait(request.send(), "snapshot");
-    if (!response.ok()) return response.status();
-    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-    snapshot.seq = first ? response->getSeq() : std::min(snapshot.seq, response->getSeq());
-    first = false;
-    auto digests = response->getDigests();
-    for (auto d : digests)
-      snapshot.digests.emplace_back(View(d));
-    if (!response->getTruncated()) return snapshot;
-    if (digests.size() == 0) {
-      return absl::DataLossError("snapshot: the daemon sent an empty page that is not the last");
+  return Guarded(impl_->options.address, "Snapshot", [&]() -> absl::StatusOr<DenyListSnapshot> {
+    if (absl::Status s = impl_->Need(Role::kGate, "snapshot"); !s.ok()) return s;
+    // Page by page (a deny list of a million digests is past any one
+    // message). Pages are read at their own seq; the snapshot takes the
+    // smallest, so that the deltas after it, applied as the set operations
+    // they are, bring every page to the head (see the schema).
+    DenyListSnapshot snapshot;
+    bool first = true;
+    std::string after;
+    for (;;) {
+      auto request = impl_->gate.snapshotRequest();
+      request.setAfterDigest(Text(after));
+      request.setMaxMessageBytes(impl_->options.max_message_bytes);
+      auto response = impl_->Wait(request.send(), "snapshot");
+      if (!response.ok()) return response.status();
+      if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+      snapshot.seq = first ? response->getSeq() : std::min(snapshot.seq, response->getSeq());
+      first = false;
+      auto digests = response->getDigests();
+      for (auto d : digests)
+        snapshot.digests.emplace_back(View(d));
+      if (!response->getTruncated()) return snapshot;
+      if (digests.size() == 0) {
+        return absl::DataLossError("snapshot: the daemon sent an empty page that is not the last");
+      }
+      after = snapshot.digests.back();
     }
-    after = snapshot.digests.back();
-  }
+  });
 }
 
 namespace {
@@ -583,230 +614,258 @@ absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& cal
 
 absl::StatusOr<TraversalResult> Client::Descendants(std::string_view ref, int max_depth,
                                                     uint64_t limit, EdgeKindMask kinds) {
-  if (absl::Status s = impl_->Need(Role::kReader, "descendants"); !s.ok()) return s;
-  auto request = impl_->reader.descendantsRequest();
-  std::string text(ref);
-  request.setRef(Text(text));
-  request.setMaxDepth(max_depth);
-  request.setLimit(limit);
-  std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
-  FillEdgeKinds(request.initKinds(followed.size()), followed);
-  auto response = impl_->Wait(request.send(), "descendants");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToTraversal(*response);
+  return Guarded(impl_->options.address, "Descendants", [&]() -> absl::StatusOr<TraversalResult> {
+    if (absl::Status s = impl_->Need(Role::kReader, "descendants"); !s.ok()) return s;
+    auto request = impl_->reader.descendantsRequest();
+    std::string text(ref);
+    request.setRef(Text(text));
+    request.setMaxDepth(max_depth);
+    request.setLimit(limit);
+    std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
+    FillEdgeKinds(request.initKinds(followed.size()), followed);
+    auto response = impl_->Wait(request.send(), "descendants");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToTraversal(*response);
+  });
 }
 
 absl::StatusOr<TraversalResult> Client::Ancestors(std::string_view ref, int max_depth,
                                                   uint64_t limit, EdgeKindMask kinds) {
-  if (absl::Status s = impl_->Need(Role::kReader, "ancestors"); !s.ok()) return s;
-  auto request = impl_->reader.ancestorsRequest();
-  std::string text(ref);
-  request.setRef(Text(text));
-  request.setMaxDepth(max_depth);
-  request.setLimit(limit);
-  std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
-  FillEdgeKinds(request.initKinds(followed.size()), followed);
-  auto response = impl_->Wait(request.send(), "ancestors");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToTraversal(*response);
+  return Guarded(impl_->options.address, "Ancestors", [&]() -> absl::StatusOr<TraversalResult> {
+    if (absl::Status s = impl_->Need(Role::kReader, "ancestors"); !s.ok()) return s;
+    auto request = impl_->reader.ancestorsRequest();
+    std::string text(ref);
+    request.setRef(Text(text));
+    request.setMaxDepth(max_depth);
+    request.setLimit(limit);
+    std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
+    FillEdgeKinds(request.initKinds(followed.size()), followed);
+    auto response = impl_->Wait(request.send(), "ancestors");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToTraversal(*response);
+  });
 }
 
 // ---- responder, approver
 
 absl::StatusOr<Plan> Client::MakePlan(const PlanRequest& request, uint32_t max_listed) {
-  if (absl::Status s = impl_->Need(Role::kResponder, "plan"); !s.ok()) return s;
-  auto call = impl_->responder.planRequest();
-  auto roots = call.initRoots(request.roots.size());
-  for (size_t i = 0; i < request.roots.size(); ++i)
-    FillRoot(roots[i], request.roots[i]);
-  call.setReason(Text(request.reason));
-  call.setAdvisory(request.mode == RevocationMode::kAdvisory);
-  call.setActor(Text(request.actor));
-  call.setMaxListed(max_listed);
-  auto response = impl_->Wait(call.send(), "plan");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToPlan(response->getPlan());
+  return Guarded(impl_->options.address, "MakePlan", [&]() -> absl::StatusOr<Plan> {
+    if (absl::Status s = impl_->Need(Role::kResponder, "plan"); !s.ok()) return s;
+    auto call = impl_->responder.planRequest();
+    auto roots = call.initRoots(request.roots.size());
+    for (size_t i = 0; i < request.roots.size(); ++i)
+      FillRoot(roots[i], request.roots[i]);
+    call.setReason(Text(request.reason));
+    call.setAdvisory(request.mode == RevocationMode::kAdvisory);
+    call.setActor(Text(request.actor));
+    call.setMaxListed(max_listed);
+    auto response = impl_->Wait(call.send(), "plan");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToPlan(response->getPlan());
+  });
 }
 
 absl::StatusOr<EnforceResult> Client::Enforce(std::string_view plan_id,
                                               const EnforceOptions& options) {
-  if (absl::Status s = impl_->Need(Role::kResponder, "enforce"); !s.ok()) return s;
-  auto call = impl_->responder.enforceRequest();
-  std::string id(plan_id);
-  call.setPlanId(Text(id));
-  call.setActor(Text(options.actor));
-  call.setAcceptChanges(options.accept_changes);
-  call.setMaxMessageBytes(impl_->options.max_message_bytes);
-  auto response = impl_->Wait(call.send(), "enforce");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  EnforceResult result = ToEnforce(response->getOutcome());
-  uint64_t count = response->getOutcome().getWorkloadCount();
-  // A daemon older than workloadCount sends 0 and every workload.
-  if (count <= result.workloads.size()) return result;
+  return Guarded(impl_->options.address, "Enforce", [&]() -> absl::StatusOr<EnforceResult> {
+    if (absl::Status s = impl_->Need(Role::kResponder, "enforce"); !s.ok()) return s;
+    auto call = impl_->responder.enforceRequest();
+    std::string id(plan_id);
+    call.setPlanId(Text(id));
+    call.setActor(Text(options.actor));
+    call.setAcceptChanges(options.accept_changes);
+    call.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto response = impl_->Wait(call.send(), "enforce");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    EnforceResult result = ToEnforce(response->getOutcome());
+    uint64_t count = response->getOutcome().getWorkloadCount();
+    // A daemon older than workloadCount sends 0 and every workload.
+    if (count <= result.workloads.size()) return result;
 
-  // The enforcement is done; what did not fit its answer comes page by
-  // page from its evidence record, in the same order.
-  for (;;) {
-    auto page = impl_->responder.enforcedWorkloadsRequest();
-    page.setRevocation(Text(result.revocation.id));
-    page.setOffset(result.workloads.size());
-    page.setMaxMessageBytes(impl_->options.max_message_bytes);
-    auto more = impl_->Wait(page.send(), "enforce");
-    if (!more.ok()) return more.status();
-    if (absl::Status s = ToStatus(more->getStatus()); !s.ok()) {
-      return absl::Status(s.code(), fmt::format("enforced {}, but listing its workloads: {}",
-                                                result.revocation.id, std::string(s.message())));
+    // The enforcement is done; what did not fit its answer comes page by
+    // page from its evidence record, in the same order.
+    for (;;) {
+      auto page = impl_->responder.enforcedWorkloadsRequest();
+      page.setRevocation(Text(result.revocation.id));
+      page.setOffset(result.workloads.size());
+      page.setMaxMessageBytes(impl_->options.max_message_bytes);
+      auto more = impl_->Wait(page.send(), "enforce");
+      if (!more.ok()) return more.status();
+      if (absl::Status s = ToStatus(more->getStatus()); !s.ok()) {
+        return absl::Status(s.code(), fmt::format("enforced {}, but listing its workloads: {}",
+                                                  result.revocation.id, std::string(s.message())));
+      }
+      for (auto w : more->getWorkloads())
+        result.workloads.emplace_back(View(w));
+      if (more->getWorkloadCount() != count) {
+        return absl::DataLossError(
+            fmt::format("enforced {}: the enforcement affected {} workloads, its evidence lists {}",
+                        result.revocation.id, count, more->getWorkloadCount()));
+      }
+      if (!more->getTruncated()) break;
+      if (more->getWorkloads().size() == 0) {
+        return absl::DataLossError("enforce: the daemon sent an empty page of workloads");
+      }
     }
-    for (auto w : more->getWorkloads())
-      result.workloads.emplace_back(View(w));
-    if (more->getWorkloadCount() != count) {
-      return absl::DataLossError(
-          fmt::format("enforced {}: the enforcement affected {} workloads, its evidence lists {}",
-                      result.revocation.id, count, more->getWorkloadCount()));
+    if (result.workloads.size() != count) {
+      return absl::DataLossError(fmt::format("enforced {}: {} of its {} workloads arrived",
+                                             result.revocation.id, result.workloads.size(), count));
     }
-    if (!more->getTruncated()) break;
-    if (more->getWorkloads().size() == 0) {
-      return absl::DataLossError("enforce: the daemon sent an empty page of workloads");
-    }
-  }
-  if (result.workloads.size() != count) {
-    return absl::DataLossError(fmt::format("enforced {}: {} of its {} workloads arrived",
-                                           result.revocation.id, result.workloads.size(), count));
-  }
-  return result;
+    return result;
+  });
 }
 
 absl::StatusOr<LiftResult> Client::Lift(std::string_view revocation, std::string_view actor,
                                         std::string_view reason) {
-  if (absl::Status s = impl_->Need(Role::kResponder, "lift"); !s.ok()) return s;
-  auto call = impl_->responder.liftRequest();
-  std::string rev(revocation), who(actor), why(reason);
-  call.setRevocation(Text(rev));
-  call.setActor(Text(who));
-  call.setReason(Text(why));
-  auto response = impl_->Wait(call.send(), "lift");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  LiftResult result;
-  result.revocation = ToRevocation(response->getRecord());
-  result.released = response->getReleased();
-  result.still_covered = response->getStillCovered();
-  result.deny_seq = response->getDenySeq();
-  return result;
+  return Guarded(impl_->options.address, "Lift", [&]() -> absl::StatusOr<LiftResult> {
+    if (absl::Status s = impl_->Need(Role::kResponder, "lift"); !s.ok()) return s;
+    auto call = impl_->responder.liftRequest();
+    std::string rev(revocation), who(actor), why(reason);
+    call.setRevocation(Text(rev));
+    call.setActor(Text(who));
+    call.setReason(Text(why));
+    auto response = impl_->Wait(call.send(), "lift");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    LiftResult result;
+    result.revocation = ToRevocation(response->getRecord());
+    result.released = response->getReleased();
+    result.still_covered = response->getStillCovered();
+    result.deny_seq = response->getDenySeq();
+    return result;
+  });
 }
 
 absl::StatusOr<Plan> Client::Approve(std::string_view plan_id, std::string_view principal) {
-  if (absl::Status s = impl_->Need(Role::kApprover, "approve"); !s.ok()) return s;
-  auto call = impl_->approver.approveRequest();
-  std::string id(plan_id), who(principal);
-  call.setPlanId(Text(id));
-  call.setPrincipal(Text(who));
-  auto response = impl_->Wait(call.send(), "approve");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToPlan(response->getPlan());
+  return Guarded(impl_->options.address, "Approve", [&]() -> absl::StatusOr<Plan> {
+    if (absl::Status s = impl_->Need(Role::kApprover, "approve"); !s.ok()) return s;
+    auto call = impl_->approver.approveRequest();
+    std::string id(plan_id), who(principal);
+    call.setPlanId(Text(id));
+    call.setPrincipal(Text(who));
+    auto response = impl_->Wait(call.send(), "approve");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToPlan(response->getPlan());
+  });
 }
 
 // ---- gate: why, revocations
 
 absl::StatusOr<WhyResult> Client::Why(std::string_view digest) {
-  if (absl::Status s = impl_->Need(Role::kGate, "why"); !s.ok()) return s;
-  auto request = impl_->gate.whyRequest();
-  std::string text(digest);
-  request.setDigest(Text(text));
-  auto response = impl_->Wait(request.send(), "why");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToWhy(response->getResult());
+  return Guarded(impl_->options.address, "Why", [&]() -> absl::StatusOr<WhyResult> {
+    if (absl::Status s = impl_->Need(Role::kGate, "why"); !s.ok()) return s;
+    auto request = impl_->gate.whyRequest();
+    std::string text(digest);
+    request.setDigest(Text(text));
+    auto response = impl_->Wait(request.send(), "why");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToWhy(response->getResult());
+  });
 }
 
 absl::StatusOr<std::vector<Revocation>> Client::Revocations(const std::vector<std::string>& ids) {
-  if (absl::Status s = impl_->Need(Role::kGate, "revocations"); !s.ok()) return s;
-  auto request = impl_->gate.revocationsRequest();
-  FillTexts(request.initIds(ids.size()), ids);
-  auto response = impl_->Wait(request.send(), "revocations");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  std::vector<Revocation> out;
-  for (auto rev : response->getRevocations())
-    out.push_back(ToRevocation(rev));
-  return out;
+  return Guarded(impl_->options.address, "Revocations",
+                 [&]() -> absl::StatusOr<std::vector<Revocation>> {
+                   if (absl::Status s = impl_->Need(Role::kGate, "revocations"); !s.ok()) return s;
+                   auto request = impl_->gate.revocationsRequest();
+                   FillTexts(request.initIds(ids.size()), ids);
+                   auto response = impl_->Wait(request.send(), "revocations");
+                   if (!response.ok()) return response.status();
+                   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+                   std::vector<Revocation> out;
+                   for (auto rev : response->getRevocations())
+                     out.push_back(ToRevocation(rev));
+                   return out;
+                 });
 }
 
 // ---- ingest
 
 absl::StatusOr<std::vector<Client::IngestItem>> Client::Ingest(std::string_view name,
                                                                std::string_view content) {
-  if (absl::Status s = impl_->Need(Role::kIngest, "ingest"); !s.ok()) return s;
-  auto request = impl_->ingest.ingestRequest();
-  auto docs = request.initDocuments(1);
-  std::string n(name);
-  docs[0].setName(Text(n));
-  docs[0].setContent(
-      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(content.data()), content.size()));
-  auto response = impl_->Wait(request.send(), "ingest");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  std::vector<IngestItem> out;
-  for (auto item : response->getItems()) {
-    IngestItem i;
-    i.source = std::string(View(item.getSource()));
-    i.accepted = item.getAccepted();
-    i.duplicate = item.getDuplicate();
-    i.reason = std::string(View(item.getReason()));
-    i.attestation = std::string(View(item.getAttestation()));
-    i.warnings = ToStrings(item.getWarnings());
-    i.new_nodes = item.getNewNodes();
-    i.new_edges = item.getNewEdges();
-    out.push_back(std::move(i));
-  }
-  return out;
+  return Guarded(
+      impl_->options.address, "Ingest", [&]() -> absl::StatusOr<std::vector<Client::IngestItem>> {
+        if (absl::Status s = impl_->Need(Role::kIngest, "ingest"); !s.ok()) return s;
+        auto request = impl_->ingest.ingestRequest();
+        auto docs = request.initDocuments(1);
+        std::string n(name);
+        docs[0].setName(Text(n));
+        docs[0].setContent(
+            capnp::Data::Reader(reinterpret_cast<const kj::byte*>(content.data()), content.size()));
+        auto response = impl_->Wait(request.send(), "ingest");
+        if (!response.ok()) return response.status();
+        if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+        std::vector<IngestItem> out;
+        for (auto item : response->getItems()) {
+          IngestItem i;
+          i.source = std::string(View(item.getSource()));
+          i.accepted = item.getAccepted();
+          i.duplicate = item.getDuplicate();
+          i.reason = std::string(View(item.getReason()));
+          i.attestation = std::string(View(item.getAttestation()));
+          i.warnings = ToStrings(item.getWarnings());
+          i.new_nodes = item.getNewNodes();
+          i.new_edges = item.getNewEdges();
+          out.push_back(std::move(i));
+        }
+        return out;
+      });
 }
 
 absl::StatusOr<ingest::InventoryReport> Client::IngestInventory(
     std::string_view name, std::string_view content, const ingest::InventoryOptions& options) {
-  if (absl::Status s = impl_->Need(Role::kIngest, "workloads ingest"); !s.ok()) return s;
-  auto request = impl_->ingest.ingestInventoriesRequest();
-  auto docs = request.initInventories(1);
-  std::string n(name), cluster(options.cluster);
-  docs[0].setName(Text(n));
-  docs[0].setContent(
-      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(content.data()), content.size()));
-  docs[0].setCluster(Text(cluster));
-  docs[0].setFormat(ToSchema(options.format));
-  auto response = impl_->Wait(request.send(), "workloads ingest");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  if (response->getItems().size() != 1) {
-    return absl::InternalError(fmt::format("workloads ingest: {} answered {} items for 1",
-                                           impl_->options.address, response->getItems().size()));
-  }
-  return ToInventoryReport(response->getItems()[0]);
+  return Guarded(
+      impl_->options.address, "IngestInventory", [&]() -> absl::StatusOr<ingest::InventoryReport> {
+        if (absl::Status s = impl_->Need(Role::kIngest, "workloads ingest"); !s.ok()) return s;
+        auto request = impl_->ingest.ingestInventoriesRequest();
+        auto docs = request.initInventories(1);
+        std::string n(name), cluster(options.cluster);
+        docs[0].setName(Text(n));
+        docs[0].setContent(
+            capnp::Data::Reader(reinterpret_cast<const kj::byte*>(content.data()), content.size()));
+        docs[0].setCluster(Text(cluster));
+        docs[0].setFormat(ToSchema(options.format));
+        auto response = impl_->Wait(request.send(), "workloads ingest");
+        if (!response.ok()) return response.status();
+        if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+        if (response->getItems().size() != 1) {
+          return absl::InternalError(fmt::format("workloads ingest: {} answered {} items for 1",
+                                                 impl_->options.address,
+                                                 response->getItems().size()));
+        }
+        return ToInventoryReport(response->getItems()[0]);
+      });
 }
 
 // ---- reader: show, stats, plans
 
 absl::StatusOr<NodeInfo> Client::Show(std::string_view ref) {
-  if (absl::Status s = impl_->Need(Role::kReader, "show"); !s.ok()) return s;
-  auto request = impl_->reader.showRequest();
-  std::string text(ref);
-  request.setRef(Text(text));
-  auto response = impl_->Wait(request.send(), "show");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToNode(response->getNode());
+  return Guarded(impl_->options.address, "Show", [&]() -> absl::StatusOr<NodeInfo> {
+    if (absl::Status s = impl_->Need(Role::kReader, "show"); !s.ok()) return s;
+    auto request = impl_->reader.showRequest();
+    std::string text(ref);
+    request.setRef(Text(text));
+    auto response = impl_->Wait(request.send(), "show");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToNode(response->getNode());
+  });
 }
 
 absl::StatusOr<StoreStats> Client::Stats() {
-  if (absl::Status s = impl_->Need(Role::kReader, "stats"); !s.ok()) return s;
-  auto response = impl_->Wait(impl_->reader.statsRequest().send(), "stats");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToStats(*response);
+  return Guarded(impl_->options.address, "Stats", [&]() -> absl::StatusOr<StoreStats> {
+    if (absl::Status s = impl_->Need(Role::kReader, "stats"); !s.ok()) return s;
+    auto response = impl_->Wait(impl_->reader.statsRequest().send(), "stats");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToStats(*response);
+  });
 }
 
 namespace {
@@ -820,252 +879,285 @@ void SetGetPlan(Request& request, const std::string& id, uint32_t max_listed) {
 }  // namespace
 
 absl::StatusOr<Plan> Client::GetPlan(std::string_view plan_id, uint32_t max_listed) {
-  std::string id(plan_id);
-  // A responder reads its plans back too (Responder.getPlan, the same answer).
-  if (impl_->role == Role::kResponder) {
-    auto request = impl_->responder.getPlanRequest();
+  return Guarded(impl_->options.address, "GetPlan", [&]() -> absl::StatusOr<Plan> {
+    std::string id(plan_id);
+    // A responder reads its plans back too (Responder.getPlan, the same answer).
+    if (impl_->role == Role::kResponder) {
+      auto request = impl_->responder.getPlanRequest();
+      SetGetPlan(request, id, max_listed);
+      auto response = impl_->Wait(request.send(), "plan show");
+      if (!response.ok()) return response.status();
+      if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+      return ToPlan(response->getPlan());
+    }
+    if (absl::Status s = impl_->Need(Role::kReader, "plan show"); !s.ok()) return s;
+    auto request = impl_->reader.getPlanRequest();
     SetGetPlan(request, id, max_listed);
     auto response = impl_->Wait(request.send(), "plan show");
     if (!response.ok()) return response.status();
     if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
     return ToPlan(response->getPlan());
-  }
-  if (absl::Status s = impl_->Need(Role::kReader, "plan show"); !s.ok()) return s;
-  auto request = impl_->reader.getPlanRequest();
-  SetGetPlan(request, id, max_listed);
-  auto response = impl_->Wait(request.send(), "plan show");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToPlan(response->getPlan());
+  });
 }
 
 absl::StatusOr<std::vector<Plan>> Client::ListPlans() {
-  if (absl::Status s = impl_->Need(Role::kReader, "plan list"); !s.ok()) return s;
-  auto response = impl_->Wait(impl_->reader.listPlansRequest().send(), "plan list");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  std::vector<Plan> out;
-  for (auto plan : response->getPlans())
-    out.push_back(ToPlan(plan));
-  return out;
+  return Guarded(impl_->options.address, "ListPlans", [&]() -> absl::StatusOr<std::vector<Plan>> {
+    if (absl::Status s = impl_->Need(Role::kReader, "plan list"); !s.ok()) return s;
+    auto response = impl_->Wait(impl_->reader.listPlansRequest().send(), "plan list");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    std::vector<Plan> out;
+    for (auto plan : response->getPlans())
+      out.push_back(ToPlan(plan));
+    return out;
+  });
 }
 
 // ---- reader: revocations, audit, settings
 
 absl::StatusOr<std::vector<Revocation>> Client::ListRevocations(bool all) {
-  if (absl::Status s = impl_->Need(Role::kReader, "list revocations"); !s.ok()) return s;
-  std::vector<Revocation> out;
-  std::string after;
-  for (;;) {
-    auto request = impl_->reader.listRevocationsRequest();
-    request.setAll(all);
-    request.setAfterId(Text(after));
-    request.setMaxMessageBytes(impl_->options.max_message_bytes);
-    auto response = impl_->Wait(request.send(), "list revocations");
-    if (!response.ok()) return response.status();
-    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-    auto page = response->getRevocations();
-    for (auto rev : page)
-      out.push_back(ToRevocation(rev));
-    if (!response->getTruncated()) return out;
-    if (page.size() == 0) {
-      return absl::DataLossError(
-          "list revocations: the daemon sent an empty page that is not the last");
-    }
-    after = out.back().id;
-  }
+  return Guarded(impl_->options.address, "ListRevocations",
+                 [&]() -> absl::StatusOr<std::vector<Revocation>> {
+                   if (absl::Status s = impl_->Need(Role::kReader, "list revocations"); !s.ok())
+                     return s;
+                   std::vector<Revocation> out;
+                   std::string after;
+                   for (;;) {
+                     auto request = impl_->reader.listRevocationsRequest();
+                     request.setAll(all);
+                     request.setAfterId(Text(after));
+                     request.setMaxMessageBytes(impl_->options.max_message_bytes);
+                     auto response = impl_->Wait(request.send(), "list revocations");
+                     if (!response.ok()) return response.status();
+                     if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+                     auto page = response->getRevocations();
+                     for (auto rev : page)
+                       out.push_back(ToRevocation(rev));
+                     if (!response->getTruncated()) return out;
+                     if (page.size() == 0) {
+                       return absl::DataLossError(
+                           "list revocations: the daemon sent an empty page that is not the last");
+                     }
+                     after = out.back().id;
+                   }
+                 });
 }
 
 absl::StatusOr<AuditVerification> Client::VerifyAudit() {
-  if (absl::Status s = impl_->Need(Role::kReader, "audit verify"); !s.ok()) return s;
-  auto response = impl_->Wait(impl_->reader.verifyAuditRequest().send(), "audit verify");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToAuditVerification(*response);
+  return Guarded(impl_->options.address, "VerifyAudit", [&]() -> absl::StatusOr<AuditVerification> {
+    if (absl::Status s = impl_->Need(Role::kReader, "audit verify"); !s.ok()) return s;
+    auto response = impl_->Wait(impl_->reader.verifyAuditRequest().send(), "audit verify");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToAuditVerification(*response);
+  });
 }
 
 absl::StatusOr<std::vector<AuditEntry>> Client::AuditLog(uint64_t from_seq, uint32_t page_entries) {
-  if (absl::Status s = impl_->Need(Role::kReader, "audit log"); !s.ok()) return s;
-  std::vector<AuditEntry> out;
-  for (uint64_t from = std::max<uint64_t>(from_seq, 1);;) {
-    auto request = impl_->reader.auditLogRequest();
-    request.setFromSeq(from);
-    request.setMaxEntries(page_entries);
-    request.setMaxMessageBytes(impl_->options.max_message_bytes);
-    auto response = impl_->Wait(request.send(), "audit log");
-    if (!response.ok()) return response.status();
-    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-    auto page = response->getEntries();
-    for (auto e : page)
-      out.push_back(ToAuditEntry(e));
-    if (!response->getTruncated()) return out;
-    // Seqs only grow: a page that does not move on would loop forever.
-    if (page.size() == 0 || out.back().seq < from) {
-      return absl::DataLossError("audit log: the daemon's page does not move on");
-    }
-    from = out.back().seq + 1;
-  }
+  return Guarded(impl_->options.address, "AuditLog",
+                 [&]() -> absl::StatusOr<std::vector<AuditEntry>> {
+                   if (absl::Status s = impl_->Need(Role::kReader, "audit log"); !s.ok()) return s;
+                   std::vector<AuditEntry> out;
+                   for (uint64_t from = std::max<uint64_t>(from_seq, 1);;) {
+                     auto request = impl_->reader.auditLogRequest();
+                     request.setFromSeq(from);
+                     request.setMaxEntries(page_entries);
+                     request.setMaxMessageBytes(impl_->options.max_message_bytes);
+                     auto response = impl_->Wait(request.send(), "audit log");
+                     if (!response.ok()) return response.status();
+                     if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+                     auto page = response->getEntries();
+                     for (auto e : page)
+                       out.push_back(ToAuditEntry(e));
+                     if (!response->getTruncated()) return out;
+                     // Seqs only grow: a page that does not move on would loop forever.
+                     if (page.size() == 0 || out.back().seq < from) {
+                       return absl::DataLossError("audit log: the daemon's page does not move on");
+                     }
+                     from = out.back().seq + 1;
+                   }
+                 });
 }
 
 absl::StatusOr<RevocationSettings> Client::GetSettings() {
-  if (absl::Status s = impl_->Need(Role::kReader, "settings"); !s.ok()) return s;
-  auto response = impl_->Wait(impl_->reader.getSettingsRequest().send(), "settings");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToSettings(response->getSettings());
+  return Guarded(
+      impl_->options.address, "GetSettings", [&]() -> absl::StatusOr<RevocationSettings> {
+        if (absl::Status s = impl_->Need(Role::kReader, "settings"); !s.ok()) return s;
+        auto response = impl_->Wait(impl_->reader.getSettingsRequest().send(), "settings");
+        if (!response.ok()) return response.status();
+        if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+        return ToSettings(response->getSettings());
+      });
 }
 
 // ---- reader: workloads, keys; gate: check --at
 
 absl::StatusOr<std::vector<ClusterInventory>> Client::Workloads(std::string_view cluster) {
-  if (absl::Status s = impl_->Need(Role::kReader, "workloads list"); !s.ok()) return s;
-  std::string name(cluster);
-  constexpr int kAttempts = 3;
-  absl::Status last;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    std::vector<ClusterInventory> out;
-    std::string after_workload;  // the last workload of out.back() received
-    for (;;) {
-      auto request = impl_->reader.workloadsRequest();
-      request.setCluster(Text(name));
-      std::string after_cluster = out.empty() ? std::string() : out.back().cluster;
-      std::string after_inventory = out.empty() ? std::string() : out.back().inventory;
-      request.setAfterCluster(Text(after_cluster));
-      request.setAfterInventory(Text(after_inventory));
-      request.setAfterWorkload(Text(after_workload));
-      request.setMaxMessageBytes(impl_->options.max_message_bytes);
-      auto response = impl_->Wait(request.send(), "workloads list");
-      if (!response.ok()) return response.status();
-      absl::Status status = ToStatus(response->getStatus());
-      if (status.code() == absl::StatusCode::kAborted) {
-        // An inventory was replaced between pages: a joined listing would
-        // mix two of them.
-        last = status;
-        break;
-      }
-      if (!status.ok()) return status;
-      auto clusters = response->getClusters();
-      for (auto c : clusters) {
-        ClusterInventory page = ToClusterInventory(c);
-        if (!out.empty() && out.back().cluster == page.cluster) {
-          for (ClusterWorkload& w : page.workloads)
-            out.back().workloads.push_back(std::move(w));
-        } else {
-          out.push_back(std::move(page));
+  return Guarded(
+      impl_->options.address, "Workloads", [&]() -> absl::StatusOr<std::vector<ClusterInventory>> {
+        if (absl::Status s = impl_->Need(Role::kReader, "workloads list"); !s.ok()) return s;
+        std::string name(cluster);
+        constexpr int kAttempts = 3;
+        absl::Status last;
+        for (int attempt = 0; attempt < kAttempts; ++attempt) {
+          std::vector<ClusterInventory> out;
+          std::string after_workload;  // the last workload of out.back() received
+          for (;;) {
+            auto request = impl_->reader.workloadsRequest();
+            request.setCluster(Text(name));
+            std::string after_cluster = out.empty() ? std::string() : out.back().cluster;
+            std::string after_inventory = out.empty() ? std::string() : out.back().inventory;
+            request.setAfterCluster(Text(after_cluster));
+            request.setAfterInventory(Text(after_inventory));
+            request.setAfterWorkload(Text(after_workload));
+            request.setMaxMessageBytes(impl_->options.max_message_bytes);
+            auto response = impl_->Wait(request.send(), "workloads list");
+            if (!response.ok()) return response.status();
+            absl::Status status = ToStatus(response->getStatus());
+            if (status.code() == absl::StatusCode::kAborted) {
+              // An inventory was replaced between pages: a joined listing would
+              // mix two of them.
+              last = status;
+              break;
+            }
+            if (!status.ok()) return status;
+            auto clusters = response->getClusters();
+            for (auto c : clusters) {
+              ClusterInventory page = ToClusterInventory(c);
+              if (!out.empty() && out.back().cluster == page.cluster) {
+                for (ClusterWorkload& w : page.workloads)
+                  out.back().workloads.push_back(std::move(w));
+              } else {
+                out.push_back(std::move(page));
+              }
+            }
+            after_workload = out.empty() || out.back().workloads.empty()
+                                 ? std::string()
+                                 : out.back().workloads.back().ref;
+            if (!response->getTruncated()) return out;
+            if (clusters.size() == 0) {
+              return absl::DataLossError(
+                  "workloads list: the daemon sent an empty page that is not "
+                  "the last");
+            }
+          }
         }
-      }
-      after_workload = out.empty() || out.back().workloads.empty()
-                           ? std::string()
-                           : out.back().workloads.back().ref;
-      if (!response->getTruncated()) return out;
-      if (clusters.size() == 0) {
-        return absl::DataLossError(
-            "workloads list: the daemon sent an empty page that is not "
-            "the last");
-      }
-    }
-  }
-  return absl::AbortedError(
-      fmt::format("workloads list: inventories kept changing while they "
-                  "were listed ({} attempts): {}",
-                  kAttempts, std::string(last.message())));
+        return absl::AbortedError(
+            fmt::format("workloads list: inventories kept changing while they "
+                        "were listed ({} attempts): {}",
+                        kAttempts, std::string(last.message())));
+      });
 }
 
 absl::StatusOr<KeyUsageReport> Client::KeyUsage(absl::Duration rotation_age) {
-  if (absl::Status s = impl_->Need(Role::kReader, "keys"); !s.ok()) return s;
-  auto request = impl_->reader.keyUsageRequest();
-  request.setRotationAgeMicros(absl::ToInt64Microseconds(rotation_age));
-  request.setMaxMessageBytes(impl_->options.max_message_bytes);
-  auto response = impl_->Wait(request.send(), "keys");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToKeyUsage(*response, rotation_age);
+  return Guarded(impl_->options.address, "KeyUsage", [&]() -> absl::StatusOr<KeyUsageReport> {
+    if (absl::Status s = impl_->Need(Role::kReader, "keys"); !s.ok()) return s;
+    auto request = impl_->reader.keyUsageRequest();
+    request.setRotationAgeMicros(absl::ToInt64Microseconds(rotation_age));
+    request.setMaxMessageBytes(impl_->options.max_message_bytes);
+    auto response = impl_->Wait(request.send(), "keys");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToKeyUsage(*response, rotation_age);
+  });
 }
 
 absl::StatusOr<CheckResult> Client::CheckAt(std::string_view digest, UnknownPolicy unknown,
                                             absl::Time at) {
-  if (absl::Status s = impl_->Need(Role::kGate, "check --at"); !s.ok()) return s;
-  auto request = impl_->gate.checkAtRequest();
-  std::string text(digest);
-  request.setDigest(Text(text));
-  request.setUnknown(ToSchema(unknown));
-  request.setAtMicros(ToMicros(at));
-  auto response = impl_->Wait(request.send(), "check --at");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToCheck(response->getResult());
+  return Guarded(impl_->options.address, "CheckAt", [&]() -> absl::StatusOr<CheckResult> {
+    if (absl::Status s = impl_->Need(Role::kGate, "check --at"); !s.ok()) return s;
+    auto request = impl_->gate.checkAtRequest();
+    std::string text(digest);
+    request.setDigest(Text(text));
+    request.setUnknown(ToSchema(unknown));
+    request.setAtMicros(ToMicros(at));
+    auto response = impl_->Wait(request.send(), "check --at");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return ToCheck(response->getResult());
+  });
 }
 
 absl::StatusOr<std::vector<EvidenceRecord>> Client::Evidence(std::string_view subject) {
-  if (absl::Status s = impl_->Need(Role::kReader, "evidence"); !s.ok()) return s;
-  std::vector<EvidenceRecord> records;
-  // The record whose last part has not arrived yet, as PartJoiner holds a
-  // delta: ask again from its seq, skipping the items already here.
-  std::optional<EvidenceRecord> held;
-  std::string text(subject);
-  for (;;) {
-    auto request = impl_->reader.evidenceRequest();
-    request.setSubject(Text(text));
-    uint64_t after = records.empty() ? 0 : records.back().seq;
-    if (held) after = held->seq - 1;
-    request.setAfterSeq(after);
-    request.setSkipItems(held ? held->artifacts.size() + held->workloads.size() : 0);
-    request.setMaxMessageBytes(impl_->options.max_message_bytes);
-    auto response = impl_->Wait(request.send(), "evidence");
-    if (!response.ok()) return response.status();
-    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-    for (auto part : response->getRecords()) {
-      if (held && held->seq != part.getSeq()) {
-        return absl::DataLossError(
-            fmt::format("evidence: record {} is incomplete: its next part never came (got {})",
-                        held->seq, part.getSeq()));
-      }
-      if (!held) {
-        held = ToEvidenceRecord(part);
-      } else {
-        for (auto a : part.getArtifacts())
-          held->artifacts.emplace_back(View(a));
-        for (auto w : part.getWorkloads())
-          held->workloads.emplace_back(View(w));
-      }
-      if (!part.getContinued()) {
-        records.push_back(*std::move(held));
-        held.reset();
-      }
-    }
-    if (!response->getTruncated() && !held) return records;
-    if (response->getRecords().size() == 0) {
-      return absl::DataLossError("evidence: the daemon sent an empty page that is not the last");
-    }
-  }
+  return Guarded(
+      impl_->options.address, "Evidence", [&]() -> absl::StatusOr<std::vector<EvidenceRecord>> {
+        if (absl::Status s = impl_->Need(Role::kReader, "evidence"); !s.ok()) return s;
+        std::vector<EvidenceRecord> records;
+        // The record whose last part has not arrived yet, as PartJoiner holds a
+        // delta: ask again from its seq, skipping the items already here.
+        std::optional<EvidenceRecord> held;
+        std::string text(subject);
+        for (;;) {
+          auto request = impl_->reader.evidenceRequest();
+          request.setSubject(Text(text));
+          uint64_t after = records.empty() ? 0 : records.back().seq;
+          if (held) after = held->seq - 1;
+          request.setAfterSeq(after);
+          request.setSkipItems(held ? held->artifacts.size() + held->workloads.size() : 0);
+          request.setMaxMessageBytes(impl_->options.max_message_bytes);
+          auto response = impl_->Wait(request.send(), "evidence");
+          if (!response.ok()) return response.status();
+          if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+          for (auto part : response->getRecords()) {
+            if (held && held->seq != part.getSeq()) {
+              return absl::DataLossError(fmt::format(
+                  "evidence: record {} is incomplete: its next part never came (got {})", held->seq,
+                  part.getSeq()));
+            }
+            if (!held) {
+              held = ToEvidenceRecord(part);
+            } else {
+              for (auto a : part.getArtifacts())
+                held->artifacts.emplace_back(View(a));
+              for (auto w : part.getWorkloads())
+                held->workloads.emplace_back(View(w));
+            }
+            if (!part.getContinued()) {
+              records.push_back(*std::move(held));
+              held.reset();
+            }
+          }
+          if (!response->getTruncated() && !held) return records;
+          if (response->getRecords().size() == 0) {
+            return absl::DataLossError(
+                "evidence: the daemon sent an empty page that is not the last");
+          }
+        }
+      });
 }
 
 // ---- admin
 
 absl::StatusOr<RevocationSettings> Client::UpdateSettings(const SettingsChange& change) {
-  if (absl::Status s = impl_->Need(Role::kAdmin, "settings change"); !s.ok()) return s;
-  auto request = impl_->admin.updateSettingsRequest();
-  request.setSetAdvisoryOnly(change.advisory_only.has_value());
-  request.setAdvisoryOnly(change.advisory_only.value_or(false));
-  request.setSetBulkThreshold(change.bulk_threshold.has_value());
-  request.setBulkThreshold(change.bulk_threshold.value_or(0));
-  request.setActor(Text(change.actor));
-  request.setReason(Text(change.reason));
-  auto response = impl_->Wait(request.send(), "settings change");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return ToSettings(response->getSettings());
+  return Guarded(impl_->options.address, "UpdateSettings",
+                 [&]() -> absl::StatusOr<RevocationSettings> {
+                   if (absl::Status s = impl_->Need(Role::kAdmin, "settings change"); !s.ok())
+                     return s;
+                   auto request = impl_->admin.updateSettingsRequest();
+                   request.setSetAdvisoryOnly(change.advisory_only.has_value());
+                   request.setAdvisoryOnly(change.advisory_only.value_or(false));
+                   request.setSetBulkThreshold(change.bulk_threshold.has_value());
+                   request.setBulkThreshold(change.bulk_threshold.value_or(0));
+                   request.setActor(Text(change.actor));
+                   request.setReason(Text(change.reason));
+                   auto response = impl_->Wait(request.send(), "settings change");
+                   if (!response.ok()) return response.status();
+                   if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+                   return ToSettings(response->getSettings());
+                 });
 }
 
 absl::StatusOr<absl::Duration> Client::Backup(std::string_view dir) {
-  if (absl::Status s = impl_->Need(Role::kAdmin, "backup"); !s.ok()) return s;
-  auto request = impl_->admin.backupRequest();
-  std::string d(dir);
-  request.setDir(Text(d));
-  auto response = impl_->Wait(request.send(), "backup");
-  if (!response.ok()) return response.status();
-  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-  return absl::Microseconds(response->getDurationMicros());
+  return Guarded(impl_->options.address, "Backup", [&]() -> absl::StatusOr<absl::Duration> {
+    if (absl::Status s = impl_->Need(Role::kAdmin, "backup"); !s.ok()) return s;
+    auto request = impl_->admin.backupRequest();
+    std::string d(dir);
+    request.setDir(Text(d));
+    auto response = impl_->Wait(request.send(), "backup");
+    if (!response.ok()) return response.status();
+    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+    return absl::Microseconds(response->getDurationMicros());
+  });
 }
 
 }  // namespace lineage::rpc

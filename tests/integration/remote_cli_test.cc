@@ -1177,6 +1177,28 @@ TEST_F(RemoteCliTest, EnforceAndRevokeListWorkloadsPastOneMessage) {
   EXPECT_THAT(remote[5].out, HasSubstr("\"workloads\":["));
 }
 
+// An answer that the daemon sends whole but that is past the client's own
+// receive limit (here 900 workloads of about 1.5 KB under descendants,
+// against 1 MiB) is an error with advice, not a crash of the CLI.
+TEST_F(RemoteCliTest, AnAnswerPastTheClientsLimitIsAnErrorNotACrash) {
+  std::string inventory = dir_ + "/prod.json";
+  {
+    std::ofstream out(inventory);
+    out << LongNamedWorkloads(900, kFooTarGz);
+  }
+  ProcessResult stored = Embedded({"workloads", "ingest", inventory});
+  ASSERT_EQ(stored.exit_code, 0) << stored.err;
+  StartDaemon();
+  ProcessResult whole = Remote("reader", {"descendants", kFooPy});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ProcessResult limited = Remote("reader", {"--max-message-mib", "1", "descendants", kFooPy});
+  EXPECT_EQ(limited.exit_code, 4) << limited.err;
+  EXPECT_THAT(limited.err, HasSubstr("larger than this client's receive limit"));
+  EXPECT_THAT(limited.err, HasSubstr("--max-message-mib"));
+  EXPECT_EQ(limited.out, "");
+  ASSERT_EQ(StopDaemon(), 0);
+}
+
 // lineage evidence over --server writes the embedded command's document
 // byte for byte (stdout, --out DIR and its --json summary) though its
 // records hold more than one answer: each of the two records lists 900

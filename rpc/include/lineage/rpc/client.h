@@ -12,10 +12,14 @@
 //   - Unavailable: the daemon cannot be reached, or the connection broke.
 //   - DeadlineExceeded: a call (or the connect/login) took longer than
 //     ClientOptions::timeout; the connection should be considered broken.
-//   - Unauthenticated: the token is unknown or revoked.
+//   - Unauthenticated: the token is unknown or revoked (also for a login
+//     whose credential was revoked while its connection was open).
+//   - ResourceExhausted: an answer was larger than this client's receive
+//     limit (ClientOptions::max_message_bytes); the connection may be broken.
 //   - PermissionDenied with "role": the token's role does not grant the call
 //     (checked locally: a login hands out only its role's capability).
 //   - anything else: the engine's own outcome, as the daemon reported it.
+// No method throws: kj exceptions become these statuses.
 //
 // Transport: TLS when ClientOptions::tls_ca is set (the daemon's certificate
 // must chain to it and name tls_server_name, default the host), optionally
