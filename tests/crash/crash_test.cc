@@ -690,7 +690,15 @@ class CrashTest : public ::testing::Test {
         for (const std::string& digest : d.removed)
           ASSERT_EQ(replayed.erase(digest), 1u) << "delta " << d.seq << " removes " << digest;
         if (d.cause.rfind("ingest ", 0) == 0) {
-          ASSERT_TRUE(stored.contains(d.cause.substr(7))) << "delta " << d.seq << ": " << d.cause;
+          // "ingest <id>", or "ingest of N attestations from <id>" for a
+          // batch: either way <id> landed.
+          std::string id = d.cause.substr(7);
+          constexpr std::string_view kFrom = " attestations from ";
+          if (size_t from = d.cause.find(kFrom);
+              d.cause.rfind("ingest of ", 0) == 0 && from != std::string::npos) {
+            id = d.cause.substr(from + kFrom.size());
+          }
+          ASSERT_TRUE(stored.contains(id)) << "delta " << d.seq << ": " << d.cause;
         } else {
           causes.push_back(d.cause);
           if (d.cause.rfind("enforce ", 0) == 0) enforce_seq[d.cause.substr(8)] = d.seq;
