@@ -37,6 +37,11 @@
 namespace lineage::rpc {
 namespace {
 
+// The nice value of the threads that do bulk work (signature checks of
+// ingested documents, backups): see WorkerThread. 10 gives a thread at 0
+// (the event loop) about ten times their share of a contended core.
+constexpr int kBulkNice = 10;
+
 // ---- Revocable logins ----
 
 class GrantRegistry;
@@ -581,7 +586,7 @@ class ServerImpl final : public Server {
             },
             options_.lag_limit, options_.max_message_bytes, logger_.get())) {
     for (int i = 0; i < std::max(1, options_.verify_threads); ++i)
-      verifiers_.push_back(std::make_unique<WorkerThread>());
+      verifiers_.push_back(std::make_unique<WorkerThread>(kBulkNice));
     // The store calls this on the writer thread after each durable change,
     // holding its listener lock. It must not wait for the event loop: the
     // loop takes that lock to clear the listener (Shutdown), and a writer
@@ -924,7 +929,7 @@ class ServerImpl final : public Server {
   std::mutex backup_mu_;
   bool backup_running_ = false;  // guarded by backup_mu_
   std::string backup_dir_;       // guarded by backup_mu_: the running one's
-  WorkerThread backup_;
+  WorkerThread backup_{kBulkNice};
 };
 
 // ---- Gate ----
