@@ -612,21 +612,37 @@ absl::Status Client::Subscribe(uint64_t after_seq, const SubscribeCallbacks& cal
 
 // ---- reader
 
+namespace {
+
+// descendants and ancestors take the same parameters and give the same
+// answer.
+template <typename Request>
+void FillTraversal(Request& request, std::string_view ref, int max_depth, uint64_t limit,
+                   EdgeKindMask kinds) {
+  std::string text(ref);
+  request.setRef(Text(text));
+  request.setMaxDepth(max_depth);
+  request.setLimit(limit);
+  std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
+  FillEdgeKinds(request.initKinds(followed.size()), followed);
+}
+
+template <typename Response>
+absl::StatusOr<TraversalResult> TraversalAnswer(absl::StatusOr<Response> response) {
+  if (!response.ok()) return response.status();
+  if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
+  return ToTraversal(*response);
+}
+
+}  // namespace
+
 absl::StatusOr<TraversalResult> Client::Descendants(std::string_view ref, int max_depth,
                                                     uint64_t limit, EdgeKindMask kinds) {
   return Guarded(impl_->options.address, "Descendants", [&]() -> absl::StatusOr<TraversalResult> {
     if (absl::Status s = impl_->Need(Role::kReader, "descendants"); !s.ok()) return s;
     auto request = impl_->reader.descendantsRequest();
-    std::string text(ref);
-    request.setRef(Text(text));
-    request.setMaxDepth(max_depth);
-    request.setLimit(limit);
-    std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
-    FillEdgeKinds(request.initKinds(followed.size()), followed);
-    auto response = impl_->Wait(request.send(), "descendants");
-    if (!response.ok()) return response.status();
-    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-    return ToTraversal(*response);
+    FillTraversal(request, ref, max_depth, limit, kinds);
+    return TraversalAnswer(impl_->Wait(request.send(), "descendants"));
   });
 }
 
@@ -635,16 +651,8 @@ absl::StatusOr<TraversalResult> Client::Ancestors(std::string_view ref, int max_
   return Guarded(impl_->options.address, "Ancestors", [&]() -> absl::StatusOr<TraversalResult> {
     if (absl::Status s = impl_->Need(Role::kReader, "ancestors"); !s.ok()) return s;
     auto request = impl_->reader.ancestorsRequest();
-    std::string text(ref);
-    request.setRef(Text(text));
-    request.setMaxDepth(max_depth);
-    request.setLimit(limit);
-    std::vector<EdgeKind> followed = EdgeKindsOf(kinds);
-    FillEdgeKinds(request.initKinds(followed.size()), followed);
-    auto response = impl_->Wait(request.send(), "ancestors");
-    if (!response.ok()) return response.status();
-    if (absl::Status s = ToStatus(response->getStatus()); !s.ok()) return s;
-    return ToTraversal(*response);
+    FillTraversal(request, ref, max_depth, limit, kinds);
+    return TraversalAnswer(impl_->Wait(request.send(), "ancestors"));
   });
 }
 
