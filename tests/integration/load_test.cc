@@ -62,6 +62,7 @@
 #include "schemas/lineage.capnp.h"
 #include "tests/ingest/signing_helpers.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/support/child_process.h"
 
 namespace lineage::rpc {
 namespace {
@@ -576,21 +577,12 @@ Percentiles Summarise(std::vector<uint32_t> latencies) {
   return p;
 }
 
-// The three load averages of /proc/loadavg and its run-queue fields: the
-// figures are only as good as the machine was quiet.
-std::string LoadAverage() {
-  std::string text = ::lineage::testing::ReadAll("/proc/loadavg");
-  while (!text.empty() && text.back() == '\n')
-    text.pop_back();
-  return text;
-}
-
 TEST(RpcLoadTest, GatesKeepAnsweringThroughIngestAndA100kEnforcement) {
   char pattern[] = "/tmp/lineage-load-XXXXXX";
   ASSERT_NE(mkdtemp(pattern), nullptr);
   const std::string dir = pattern;
   fs::create_directories(dir + "/db");
-  std::string load_before = LoadAverage();
+  std::string load_before = testing::LoadAverage();
 
   // ---- Graph ----
   Clock::time_point setup_start = Clock::now();
@@ -751,7 +743,7 @@ TEST(RpcLoadTest, GatesKeepAnsweringThroughIngestAndA100kEnforcement) {
   run.phase = kStop;
   for (std::thread& t : threads)
     t.join();
-  std::string load_after = LoadAverage();
+  std::string load_after = testing::LoadAverage();
 
   // ---- Nothing lost ----
   // Every call answered, with status 0.

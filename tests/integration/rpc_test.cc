@@ -39,6 +39,7 @@
 #include "rpc/include/lineage/rpc/server.h"
 #include "rpc/src/convert.h"
 #include "schemas/lineage.capnp.h"
+#include "tests/cli/subprocess.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/support/tls_certificates.h"
 
@@ -139,9 +140,7 @@ std::string Digest(int n);
 class RpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/lineage-rpc-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = testing::MakeTempDir("lineage-rpc-");
     fs::create_directories(dir_ + "/db");
     absl::StatusOr<CredentialStore> creds = CredentialStore::Load(dir_ + "/db/credentials");
     ASSERT_TRUE(creds.ok()) << creds.status();
@@ -1249,9 +1248,7 @@ TEST_F(RpcTest, BackupIsConfinedToTheBackupDirectory) {
 // An in-process server, since only it offers the seam; the store and the
 // RPC are real.
 TEST(BackupThreadTest, WritesGoOnWhileABackupRunsAndASecondIsRefused) {
-  char pattern[] = "/tmp/lineage-backup-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern;
+  std::string dir = testing::MakeTempDir("lineage-backup-");
   absl::StatusOr<CredentialStore> creds = CredentialStore::Load(dir + "/credentials");
   ASSERT_TRUE(creds.ok()) << creds.status();
   absl::StatusOr<std::string> admin_token = creds->Create("admin", Role::kAdmin, absl::Now());
@@ -2370,9 +2367,7 @@ TEST_F(RpcTest, SigtermDrainsWithEnforcementsInFlightAndASubscriber) {
 // A restart that reuses its log (the SLO bench does) must learn the new
 // daemon's port, not the one an earlier daemon wrote there.
 TEST(DaemonProcessTest, AReusedLogNeverYieldsTheOldPort) {
-  char pattern[] = "/tmp/lineage-daemon-log-XXXXXX";
-  ASSERT_NE(mkdtemp(pattern), nullptr);
-  std::string dir = pattern;
+  std::string dir = testing::MakeTempDir("lineage-daemon-log-");
   std::string log = dir + "/lineaged.log";
   {
     std::ofstream stale(log);
